@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point one way: BerthCLI → Reconcile → Store, Registry → Transport → OCI.
+let package = Package(
+    name: "berth",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "berth", targets: ["berth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries, each with a tiny C shim (curl's setopt is variadic).
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+
+        .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Transport", dependencies: ["CCurl", "OCI"]),
+        .target(name: "Registry", dependencies: [
+            "Transport", "OCI", "CZlib",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Store", dependencies: [
+            "OCI", "Registry", "CZlib",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // The desired state: the YAML manifest, its schema and validation (pure, no I/O but reading the file).
+        .target(name: "ImageSet", dependencies: ["OCI", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Reconcile", dependencies: ["OCI", "Registry", "Store", "ImageSet"]),
+        // Docker-compatible text: Go templates, units, relative times, filters (pure).
+        .target(name: "Render"),
+        .target(name: "BerthCLI", dependencies: [
+            "OCI", "Registry", "Store", "Reconcile", "Transport", "Render", "ImageSet",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
+
+        // Real peers for tests: registry processes, token service, fixture images.
+        .target(name: "TestSupport", dependencies: [
+            "OCI", "CZlib",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], path: "Tests/Support"),
+
+        .testTarget(name: "OCITests", dependencies: ["OCI"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render"]),
+        .testTarget(name: "ImageSetTests", dependencies: ["ImageSet", "OCI"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Transport", "OCI", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Store", "Registry", "OCI", "TestSupport", "BerthCLI"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

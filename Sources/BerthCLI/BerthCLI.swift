@@ -1,0 +1,1 @@
+public struct BerthCommand { public static func main() {} }

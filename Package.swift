@@ -36,7 +36,7 @@ let package = Package(
         // Docker-compatible text: Go templates, units, relative times, filters (pure).
         .target(name: "Render"),
         .target(name: "BerthCLI", dependencies: [
-            "OCI", "Registry", "Store", "Reconcile", "Transport", "Render", "ImageSet",
+            "OCI", "Registry", "Store", "Transport", // TEMP: "Reconcile", "Render", "ImageSet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,1 +1,0 @@
-public struct BerthCommand { public static func main() {} }

@@ -1,0 +1,471 @@
+import Foundation
+import OCI
+import Transport
+
+/// How to reach one registry host.
+public struct RegistryHostSettings: Sendable, Equatable {
+    /// Plain HTTP (or HTTPS without verification) allowed, docker's `--insecure-registry`.
+    public var insecure: Bool
+    public var caFile: String?
+    public init(insecure: Bool = false, caFile: String? = nil) {
+        self.insecure = insecure
+        self.caFile = caFile
+    }
+
+    /// Docker's default: loopback registries are insecure without configuration.
+    public static func defaults(for host: String) -> RegistryHostSettings {
+        let name = host.hasPrefix("[") ? String(host.prefix(while: { $0 != "]" }).dropFirst()) : String(host.split(separator: ":").first ?? "")
+        let loopback = name == "localhost" || name.hasPrefix("127.") || name == "::1"
+        return RegistryHostSettings(insecure: loopback)
+    }
+}
+
+/// Where a blob's bytes go. `reset()` is called before every attempt, so a retried download
+/// starts from zero; `write` receives the bytes in order.
+public protocol BlobSink: AnyObject {
+    func reset() throws
+    func write(_ chunk: UnsafeRawBufferPointer) throws
+}
+
+/// A manifest as fetched: the exact bytes, their verified digest, and what they are.
+public struct FetchedManifest: Sendable {
+    public var data: Data
+    public var digest: Digest
+    public var kind: ManifestKind
+    public var mediaType: String { kind.mediaType }
+}
+
+/// The answer of a HEAD on a manifest.
+public struct ResolvedManifest: Sendable, Equatable {
+    public var digest: Digest
+    public var mediaType: String
+    public var size: Int64
+}
+
+/// Docker Hub's rate-limit headers, when a registry sends them.
+public struct RateLimit: Sendable, Equatable {
+    public var limit: Int?
+    public var remaining: Int
+}
+
+/// The distribution API client for every registry berth talks to.
+///
+/// Contract: thread-safe. Authentication is lazy: the first 401 teaches the client a host's
+/// scheme (Basic or Bearer); Bearer tokens are cached per host and scope until shortly before
+/// they expire, and a 401 on a cached token fetches a new one once. Credentials go only to the
+/// registry host and its token realm, never along a redirect to another host. Transient
+/// failures (connection errors, 5xx, 429) are retried per `retry`.
+public final class RegistryClient: @unchecked Sendable {
+    public static let maxManifestSize = 4 << 20
+    public static let maxBlobSize: Int64 = 1 << 40
+
+    let http: HTTPClient
+    let credentials: CredentialProvider
+    let settings: @Sendable (String) -> RegistryHostSettings
+    public var retry: RetryPolicy
+
+    private let lock = NSLock()
+    private var challenges: [String: AuthChallenge] = [:]
+    private var tokens: [String: (token: String, expires: Date)] = [:]
+    private var schemes: [String: String] = [:]
+    private var rateLimits: [String: RateLimit] = [:]
+
+    public init(http: HTTPClient = .shared,
+                credentials: CredentialProvider = StaticCredentials(),
+                settings: @escaping @Sendable (String) -> RegistryHostSettings = RegistryHostSettings.defaults,
+                retry: RetryPolicy = RetryPolicy()) {
+        self.http = http
+        self.credentials = credentials
+        self.settings = settings
+        self.retry = retry
+    }
+
+    /// The last rate limit a host reported (Docker Hub's `ratelimit-remaining`).
+    public func rateLimit(for host: String) -> RateLimit? { lock.lock(); defer { lock.unlock() }; return rateLimits[host] }
+
+    // MARK: - API
+
+    /// `GET /v2/`: reachable and, with credentials, authorized.
+    public func ping(_ registry: String) throws {
+        let repo = Reference(domain: registry, path: "", tag: nil, digest: nil)
+        let r = try exchange(repo, what: "ping \(registry)", scope: nil) { base in
+            HTTPRequest(method: "GET", url: base + "/v2/")
+        }
+        guard r.status == 200 else { throw RegistryError.http(status: r.status, url: registry + "/v2/", body: r.bodyText) }
+    }
+
+    /// `HEAD` the manifest for `ref` (tag or digest): its digest, media type and size, no body.
+    public func resolve(_ ref: Reference) throws -> ResolvedManifest {
+        let what = "manifest \(ref.familiarString)"
+        let r = try exchange(ref, what: what, scope: "pull") { base in
+            HTTPRequest(method: "HEAD", url: "\(base)/v2/\(ref.path)/manifests/\(ref.registryReference)",
+                        headers: [("Accept", MediaType.manifestAccept)])
+        }
+        switch r.status {
+        case 200:
+            let type = (r.headers["Content-Type"] ?? "").split(separator: ";").first.map(String.init) ?? ""
+            if MediaType.isSchema1(type) { throw RegistryError.manifest(.schema1, reference: ref.familiarString) }
+            if let d = r.headers["Docker-Content-Digest"].flatMap({ try? Digest(parsing: $0) }) {
+                if let want = ref.digest, want != d { throw RegistryError.digestMismatch(expected: want, actual: d, what: what) }
+                return ResolvedManifest(digest: d, mediaType: type, size: Int64(r.headers["Content-Length"] ?? "") ?? 0)
+            }
+            // No digest header (some registries omit it on HEAD): fall back to GET.
+            let m = try manifest(ref)
+            return ResolvedManifest(digest: m.digest, mediaType: m.mediaType, size: Int64(m.data.count))
+        case 404: throw RegistryError.notFound(what: what)
+        default: throw RegistryError.http(status: r.status, url: "\(ref.name)/manifests/\(ref.registryReference)", body: "")
+        }
+    }
+
+    /// `GET` the manifest for `ref`. The body is refused over 4 MiB; its digest is verified
+    /// against the requested digest, or against `Docker-Content-Digest` when fetched by tag.
+    public func manifest(_ ref: Reference) throws -> FetchedManifest {
+        let what = "manifest \(ref.familiarString)"
+        let r = try exchange(ref, what: what, scope: "pull", maxBody: RegistryClient.maxManifestSize) { base in
+            HTTPRequest(method: "GET", url: "\(base)/v2/\(ref.path)/manifests/\(ref.registryReference)",
+                        headers: [("Accept", MediaType.manifestAccept)])
+        }
+        switch r.status {
+        case 200: break
+        case 404: throw RegistryError.notFound(what: what)
+        default: throw RegistryError.http(status: r.status, url: "\(ref.name)/manifests/\(ref.registryReference)", body: r.bodyText)
+        }
+        let algorithm = ref.digest?.algorithm ?? .sha256
+        var d = StreamDigester(algorithm)
+        d.update(r.body)
+        let actual = d.finalize()
+        if let want = ref.digest, want != actual { throw RegistryError.digestMismatch(expected: want, actual: actual, what: what) }
+        if ref.digest == nil, let header = r.headers["Docker-Content-Digest"], let claimed = try? Digest(parsing: header),
+           claimed.algorithm == .sha256, claimed != actual {
+            throw RegistryError.digestMismatch(expected: claimed, actual: actual, what: what)
+        }
+        let kind: ManifestKind
+        do { kind = try ManifestKind.classify(r.body, declared: r.headers["Content-Type"]) } catch let e as ManifestError {
+            throw RegistryError.manifest(e, reference: ref.familiarString)
+        }
+        return FetchedManifest(data: r.body, digest: actual, kind: kind)
+    }
+
+    /// Streams the blob `descriptor` of `repository` into `sink`, verifying size and digest as it
+    /// arrives. Refuses absurd sizes before downloading. Follows redirects (to object storage)
+    /// without credentials when the host changes. `progress` gets the bytes received so far.
+    public func fetchBlob(_ repository: Reference, descriptor: Descriptor, into sink: BlobSink,
+                          progress: ((Int64) -> Void)? = nil) throws {
+        let what = "blob \(descriptor.digest) of \(repository.familiarName)"
+        guard descriptor.size >= 0, descriptor.size <= RegistryClient.maxBlobSize else {
+            throw RegistryError.tooLarge(what: what, size: descriptor.size, limit: RegistryClient.maxBlobSize)
+        }
+        try withRetry(what: what) { attempt in
+            try sink.reset()
+            var digester = StreamDigester(descriptor.digest.algorithm)
+            var received: Int64 = 0
+            let expected = descriptor.size
+            let stream = StreamTarget { chunk in
+                received += Int64(chunk.count)
+                if received > expected { throw RegistryError.sizeMismatch(digest: descriptor.digest, expected: expected, actual: received) }
+                digester.update(chunk)
+                try sink.write(chunk)
+                progress?(received)
+            }
+            let r = try self.exchangeOnce(repository, what: what, scope: "pull", stream: stream) { base in
+                HTTPRequest(method: "GET", url: "\(base)/v2/\(repository.path)/blobs/\(descriptor.digest)")
+            }
+            switch r.status {
+            case 200: break
+            case 404: throw RegistryError.notFound(what: what)
+            default: throw RegistryError.http(status: r.status, url: "\(repository.name)/blobs/\(descriptor.digest)", body: r.bodyText)
+            }
+            if received != expected { throw RegistryError.sizeMismatch(digest: descriptor.digest, expected: expected, actual: received) }
+            let actual = digester.finalize()
+            if actual != descriptor.digest { throw RegistryError.digestMismatch(expected: descriptor.digest, actual: actual, what: what) }
+        }
+    }
+
+    /// All tags of `repository`, following `Link: <…>; rel="next"` pagination.
+    public func tags(_ repository: Reference, pageSize: Int = 1000) throws -> [String] {
+        var all: [String] = []
+        var next: String? = "/v2/\(repository.path)/tags/list?n=\(pageSize)"
+        var pages = 0
+        while let path = next, pages < 10_000 {
+            pages += 1
+            let r = try exchange(repository, what: "tags of \(repository.familiarName)", scope: "pull", maxBody: 16 << 20) { base in
+                HTTPRequest(method: "GET", url: base + path)
+            }
+            if r.status == 404 { throw RegistryError.notFound(what: "repository \(repository.familiarName)") }
+            guard r.status == 200 else { throw RegistryError.http(status: r.status, url: repository.name + "/tags/list", body: r.bodyText) }
+            struct Page: Decodable { var tags: [String]? }
+            guard let page = try? JSONDecoder().decode(Page.self, from: r.body) else {
+                throw RegistryError.badResponse("tags of \(repository.familiarName): the registry's answer is not a tag list")
+            }
+            all += page.tags ?? []
+            next = r.headers["Link"].flatMap(RegistryClient.nextLink)
+        }
+        return all
+    }
+
+    /// The target of `Link: </v2/…?last=x&n=y>; rel="next"`, as a path (with query).
+    static func nextLink(_ header: String) -> String? {
+        for part in header.split(separator: ",") where part.contains("rel=\"next\"") || part.contains("rel=next") {
+            guard let open = part.firstIndex(of: "<"), let close = part.firstIndex(of: ">"), open < close else { continue }
+            var target = String(part[part.index(after: open)..<close])
+            if let u = URLComponents(string: target), u.host != nil {
+                target = u.percentEncodedPath + (u.percentEncodedQuery.map { "?" + $0 } ?? "")
+            }
+            return target
+        }
+        return nil
+    }
+
+    // MARK: - Exchange: scheme, auth, retries, redirects
+
+    struct Exchange {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: Data
+        var bodyText: String { String(decoding: body.prefix(2000), as: UTF8.self) }
+    }
+
+    /// Receives a successful response's body; error bodies are buffered instead.
+    final class StreamTarget {
+        let write: (UnsafeRawBufferPointer) throws -> Void
+        init(_ write: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.write = write }
+    }
+
+    func exchange(_ repo: Reference, what: String, scope: String?, maxBody: Int = 1 << 20,
+                  build: @escaping (String) -> HTTPRequest) throws -> Exchange {
+        var result: Exchange!
+        try withRetry(what: what) { _ in
+            result = try self.exchangeOnce(repo, what: what, scope: scope, maxBody: maxBody, stream: nil, build: build)
+            if result.status >= 500 || result.status == 429 || result.status == 408 {
+                throw RegistryError.http(status: result.status, url: repo.name, body: result.bodyText)
+            }
+        }
+        return result
+    }
+
+    private struct RetryAfterError: Error { let seconds: Double?; let underlying: RegistryError }
+
+    func withRetry(what: String, _ body: (Int) throws -> Void) throws {
+        let start = Date()
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try body(attempt)
+                return
+            } catch let e as RegistryError {
+                var retryAfter: Double?
+                if case .http(let status, _, _) = e, status == 429 || status == 503 { retryAfter = lastRetryAfter.value }
+                let elapsed = Date().timeIntervalSince(start)
+                guard e.isRetryable, attempt < retry.maxAttempts else {
+                    if e.isRetryable && retry.maxAttempts > 1 {
+                        throw RegistryError.retriesExhausted(what: what, attempts: attempt, last: e.description)
+                    }
+                    throw e
+                }
+                let delay = retry.delay(after: attempt, retryAfter: retryAfter)
+                if elapsed + delay > retry.totalBudget {
+                    throw RegistryError.retriesExhausted(what: what, attempts: attempt, last: e.description)
+                }
+                if http.cancellation.isSet { throw RegistryError.transport(.cancelled, what: what) }
+                Thread.sleep(forTimeInterval: delay)
+            } catch let e as TransportError {
+                if case .cancelled = e { throw RegistryError.transport(e, what: what) }
+                guard e.isRetryable, attempt < retry.maxAttempts,
+                      Date().timeIntervalSince(start) < retry.totalBudget else {
+                    if e.isRetryable && retry.maxAttempts > 1 {
+                        throw RegistryError.retriesExhausted(what: what, attempts: attempt, last: e.description)
+                    }
+                    throw RegistryError.transport(e, what: what)
+                }
+                Thread.sleep(forTimeInterval: retry.delay(after: attempt, retryAfter: nil))
+            }
+        }
+    }
+
+    /// Per-thread memory of the last Retry-After seen, read by `withRetry` on the same thread.
+    private let lastRetryAfter = ThreadLocalDouble()
+
+    /// One logical request: picks the scheme, attaches auth, handles one 401 round (challenge,
+    /// token), and follows up to 5 redirects. Non-2xx bodies are buffered (up to `maxBody`).
+    func exchangeOnce(_ repo: Reference, what: String, scope: String?, maxBody: Int = 1 << 20,
+                      stream: StreamTarget?, build: @escaping (String) -> HTTPRequest) throws -> Exchange {
+        let host = repo.registryHost
+        let hostSettings = settings(repo.domain)
+        var tls = TLSOptions(verifyPeer: true, caFile: hostSettings.caFile)
+        var scheme = knownScheme(host) ?? "https"
+        if scheme == "https-insecure" { tls.verifyPeer = false; scheme = "https" }
+
+        var forceNewToken = false
+        for round in 0..<2 {
+            var request = build("\(scheme)://\(host)")
+            request.tls = tls
+            if let auth = try authorization(host: host, repo: repo, scope: scope, forceNew: forceNewToken) {
+                request.headers.append(("Authorization", auth))
+            }
+            let r: Exchange
+            do {
+                r = try followRedirects(request, originHost: host, maxBody: maxBody, stream: stream)
+            } catch let e as TransportError where hostSettings.insecure && knownScheme(host) == nil && scheme == "https" {
+                // Docker's insecure-registry rule: HTTPS first; on a TLS or protocol failure, plain HTTP.
+                if case .network = e {
+                    setScheme(host, "http")
+                    return try exchangeOnce(repo, what: what, scope: scope, maxBody: maxBody, stream: stream, build: build)
+                }
+                throw e
+            }
+            if knownScheme(host) == nil { setScheme(host, scheme) }
+            recordRateLimit(host: host, headers: r.headers)
+            lastRetryAfter.value = RetryPolicy.parseRetryAfter(r.headers["Retry-After"])
+            if r.status == 401, round == 0, let header = r.headers["WWW-Authenticate"] {
+                let offered = AuthChallenge.parse(header)
+                guard let c = offered.first(where: { $0.scheme == "bearer" }) ?? offered.first(where: { $0.scheme == "basic" }) else {
+                    throw RegistryError.unauthorized(registry: repo.domain, repository: repo.path, detail: "unsupported authentication scheme")
+                }
+                let had = challenge(host)
+                setChallenge(host, c)
+                // A second 401 with the same scheme means our token/credentials were rejected.
+                forceNewToken = had != nil
+                if c.scheme == "basic", (try? credentials.credential(for: repo.domain))??.basicAuthorization == nil {
+                    throw RegistryError.unauthorized(registry: repo.domain, repository: repo.path, detail: "the registry requires a login and no credentials are configured")
+                }
+                continue
+            }
+            if r.status == 401 || r.status == 403 {
+                let detail = r.status == 403 ? "forbidden" : "authentication failed"
+                throw RegistryError.unauthorized(registry: repo.domain, repository: repo.path, detail: "\(detail) (HTTP \(r.status))")
+            }
+            return r
+        }
+        throw RegistryError.unauthorized(registry: repo.domain, repository: repo.path, detail: "authentication failed")
+    }
+
+    private func followRedirects(_ first: HTTPRequest, originHost: String, maxBody: Int, stream: StreamTarget?) throws -> Exchange {
+        var request = first
+        for _ in 0..<6 {
+            var errorBody = Data()
+            var status = 0
+            let head = try http.stream(request, onResponse: { s, _ in status = s }, onData: { chunk in
+                if status == 200, let stream { try stream.write(chunk); return }
+                if errorBody.count + chunk.count > maxBody {
+                    throw TransportError.bodyTooLarge(limit: maxBody, url: request.url)
+                }
+                errorBody.append(chunk.bindMemory(to: UInt8.self))
+            })
+            if [301, 302, 303, 307, 308].contains(head.status), let location = head.headers["Location"] {
+                guard let next = URL(string: location, relativeTo: URL(string: request.url))?.absoluteURL else {
+                    throw RegistryError.badResponse("redirect to an invalid location from \(Redact.url(request.url))")
+                }
+                let sameOrigin = next.host == URL(string: request.url)?.host && next.port == URL(string: request.url)?.port
+                var redirected = HTTPRequest(method: request.method == "HEAD" ? "HEAD" : "GET", url: next.absoluteString,
+                                             tls: sameOrigin ? request.tls : TLSOptions(), timeouts: request.timeouts)
+                // Credentials never follow a redirect to another host.
+                redirected.headers = request.headers.filter { sameOrigin || $0.0.lowercased() != "authorization" }
+                request = redirected
+                continue
+            }
+            return Exchange(status: head.status, headers: head.headers, body: errorBody)
+        }
+        throw RegistryError.badResponse("too many redirects from \(Redact.url(first.url))")
+    }
+
+    // MARK: - Auth state
+
+    private func knownScheme(_ host: String) -> String? { lock.lock(); defer { lock.unlock() }; return schemes[host] }
+    private func setScheme(_ host: String, _ s: String) { lock.lock(); schemes[host] = s; lock.unlock() }
+    private func challenge(_ host: String) -> AuthChallenge? { lock.lock(); defer { lock.unlock() }; return challenges[host] }
+    private func setChallenge(_ host: String, _ c: AuthChallenge) { lock.lock(); challenges[host] = c; lock.unlock() }
+
+    private func recordRateLimit(host: String, headers: HTTPHeaders) {
+        guard let rem = headers["RateLimit-Remaining"], let remaining = Int(rem.split(separator: ";")[0]) else { return }
+        let limit = headers["RateLimit-Limit"].flatMap { Int($0.split(separator: ";")[0]) }
+        lock.lock(); rateLimits[host] = RateLimit(limit: limit, remaining: remaining); lock.unlock()
+    }
+
+    /// The Authorization header for a request, from the host's known challenge.
+    private func authorization(host: String, repo: Reference, scope: String?, forceNew: Bool) throws -> String? {
+        guard let c = challenge(host) else { return nil }
+        let cred: Credential?
+        do { cred = try credentials.credential(for: repo.domain) } catch let e as CredentialError { throw RegistryError.credentials(e) }
+        if c.scheme == "basic" { return cred?.basicAuthorization }
+        guard c.scheme == "bearer", let realm = c.realm else { return nil }
+        let scopeText = scope.map { "repository:\(repo.path):\($0)" } ?? ""
+        let key = "\(host)|\(scopeText)"
+        if !forceNew {
+            lock.lock()
+            let cached = tokens[key]
+            lock.unlock()
+            if let cached, cached.expires > Date() { return "Bearer " + cached.token }
+        }
+        let (token, lifetime) = try fetchToken(realm: realm, service: c.service, scope: scopeText.isEmpty ? nil : scopeText, credential: cred, registry: repo.domain, repository: repo.path)
+        lock.lock()
+        tokens[key] = (token, Date().addingTimeInterval(max(0, lifetime - 10)))
+        lock.unlock()
+        return "Bearer " + token
+    }
+
+    /// Fetches a bearer token: GET with Basic credentials (or anonymous), or the OAuth2
+    /// refresh-token POST when the credential is an identity token.
+    private func fetchToken(realm: String, service: String?, scope: String?, credential: Credential?,
+                            registry: String, repository: String) throws -> (String, Double) {
+        guard var comps = URLComponents(string: realm), comps.scheme == "https" || comps.scheme == "http" else {
+            throw RegistryError.badResponse("\(registry) sent a token realm that is not an http(s) URL")
+        }
+        let realmHost = comps.host ?? ""
+        var request: HTTPRequest
+        if let refresh = credential?.identityToken {
+            var form = URLComponents()
+            form.queryItems = [URLQueryItem(name: "grant_type", value: "refresh_token"),
+                               URLQueryItem(name: "client_id", value: "berth"),
+                               URLQueryItem(name: "refresh_token", value: refresh)]
+            if let service { form.queryItems!.append(URLQueryItem(name: "service", value: service)) }
+            if let scope { form.queryItems!.append(URLQueryItem(name: "scope", value: scope)) }
+            request = HTTPRequest(method: "POST", url: realm, headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                                  body: Data((form.percentEncodedQuery ?? "").utf8))
+        } else {
+            var items = comps.queryItems ?? []
+            if let service { items.append(URLQueryItem(name: "service", value: service)) }
+            if let scope { items.append(URLQueryItem(name: "scope", value: scope)) }
+            comps.queryItems = items
+            request = HTTPRequest(method: "GET", url: comps.string ?? realm)
+            if let basic = credential?.basicAuthorization { request.headers.append(("Authorization", basic)) }
+        }
+        let tokenHostSettings = settings(realmHost)
+        request.tls = TLSOptions(verifyPeer: true, caFile: tokenHostSettings.caFile ?? settings(registry).caFile)
+        request.timeouts = Timeouts(connect: 15, lowSpeedBytesPerSecond: 1, lowSpeedSeconds: 30, total: 60)
+        var response: HTTPResponse!
+        try withRetry(what: "token for \(registry)/\(repository)") { _ in
+            do { response = try self.http.send(request, maxBody: 1 << 20) } catch let e as TransportError {
+                throw RegistryError.transport(e, what: "token service of \(registry)")
+            }
+            if response.status >= 500 || response.status == 429 {
+                throw RegistryError.http(status: response.status, url: Redact.url(realm), body: "")
+            }
+        }
+        if response.status == 401 || response.status == 403 {
+            throw RegistryError.unauthorized(registry: registry, repository: repository,
+                                             detail: credential == nil ? "the token service refused anonymous access" : "the token service rejected the credentials")
+        }
+        guard response.status == 200 else {
+            throw RegistryError.http(status: response.status, url: Redact.url(realm), body: "")
+        }
+        struct TokenReply: Decodable { var token: String?; var access_token: String?; var expires_in: Double? }
+        guard let reply = try? JSONDecoder().decode(TokenReply.self, from: response.body),
+              let token = reply.token ?? reply.access_token, !token.isEmpty else {
+            throw RegistryError.badResponse("the token service of \(registry) answered without a token")
+        }
+        return (token, reply.expires_in ?? 60)
+    }
+}
+
+final class ThreadLocalDouble: @unchecked Sendable {
+    private let key = "berth.registry.retryAfter.\(UUID().uuidString)"
+    var value: Double? {
+        get { Thread.current.threadDictionary[key] as? Double }
+        set { Thread.current.threadDictionary[key] = newValue }
+    }
+}
+
+private extension HTTPClient {
+    func send(_ r: HTTPRequest, maxBody: Int) throws -> HTTPResponse { try send(r, maxBodySize: maxBody) }
+}

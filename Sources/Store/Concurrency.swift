@@ -1,0 +1,65 @@
+import Foundation
+import OCI
+
+/// Runs `body` for each item on up to `width` threads (real threads: the work blocks in
+/// libcurl). Returns the errors thrown, paired with their items; never stops early.
+public func parallelForEach<T>(_ items: [T], width: Int, _ body: @escaping (T) throws -> Void) -> [(T, Error)] {
+    if items.isEmpty { return [] }
+    let lock = NSLock()
+    var next = 0
+    var errors: [(T, Error)] = []
+    let group = DispatchGroup()
+    for _ in 0..<max(1, min(width, items.count)) {
+        group.enter()
+        let t = Thread {
+            while true {
+                lock.lock()
+                guard next < items.count else { lock.unlock(); break }
+                let item = items[next]
+                next += 1
+                lock.unlock()
+                do { try body(item) } catch {
+                    lock.lock(); errors.append((item, error)); lock.unlock()
+                }
+            }
+            group.leave()
+        }
+        t.stackSize = 1 << 20
+        t.start()
+    }
+    group.wait()
+    return errors
+}
+
+/// At most one in-flight execution per key; later callers wait for it and share its outcome.
+final class SingleFlight: @unchecked Sendable {
+    private final class Flight {
+        let group = DispatchGroup()
+        var error: Error?
+    }
+    private let lock = NSLock()
+    private var flights: [Digest: Flight] = [:]
+
+    /// Runs `body` unless a run for `key` is in flight, in which case waits for that one.
+    /// Returns true when this call did the work.
+    @discardableResult
+    func run(_ key: Digest, _ body: () throws -> Void) throws -> Bool {
+        lock.lock()
+        if let f = flights[key] {
+            lock.unlock()
+            f.group.wait()
+            if let e = f.error { throw e }
+            return false
+        }
+        let f = Flight()
+        f.group.enter()
+        flights[key] = f
+        lock.unlock()
+        defer {
+            lock.lock(); flights[key] = nil; lock.unlock()
+            f.group.leave()
+        }
+        do { try body() } catch { f.error = error; throw error }
+        return true
+    }
+}

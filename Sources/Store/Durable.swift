@@ -1,0 +1,80 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Durable file replacement: temp file in the same directory, write, fsync, rename, fsync the
+/// directory. Readers see the old content or the new, never a mix.
+enum Durable {
+    static func write(_ data: Data, to url: URL) throws {
+        let dir = url.deletingLastPathComponent()
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError.io(path: tmp.path, errno: errno) }
+        var ok = false
+        defer { if !ok { close(fd); unlink(tmp.path) } }
+        try data.withUnsafeBytes { buf in
+            var off = 0
+            while off < buf.count {
+                let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
+                if n < 0 { if errno == EINTR { continue }; throw StoreError.io(path: tmp.path, errno: errno) }
+                off += n
+            }
+        }
+        guard fsync(fd) == 0 else { throw StoreError.io(path: tmp.path, errno: errno) }
+        close(fd)
+        ok = true
+        guard rename(tmp.path, url.path) == 0 else {
+            let e = errno
+            unlink(tmp.path)
+            throw StoreError.io(path: url.path, errno: e)
+        }
+        syncDirectory(dir)
+    }
+
+    static func syncDirectory(_ dir: URL) {
+        let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+}
+
+/// An exclusive advisory lock (flock) on a file, which the kernel releases when the holder
+/// dies: a lock left by a dead process never blocks. The holder's PID is written into the
+/// file so a waiting process can name it.
+public final class StoreLock {
+    let fd: Int32
+    let path: String
+
+    /// Takes the lock, waiting up to `timeout` seconds (0: try once).
+    public init(path: String, timeout: Double) throws {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError.io(path: path, errno: errno) }
+        let deadline = Date().addingTimeInterval(timeout)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if errno != EWOULDBLOCK && errno != EINTR { let e = errno; close(fd); throw StoreError.io(path: path, errno: e) }
+            if Date() >= deadline {
+                var buf = [UInt8](repeating: 0, count: 64)
+                let n = pread(fd, &buf, 64, 0)
+                let holder = n > 0 ? Int(String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) : nil
+                close(fd)
+                throw StoreError.locked(path: path, holderPID: holder)
+            }
+            usleep(50_000)
+        }
+        ftruncate(fd, 0)
+        let pid = "\(getpid())\n"
+        _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit { release() }
+
+    private var released = false
+    public func release() {
+        guard !released else { return }
+        released = true
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

@@ -1,0 +1,331 @@
+import Foundation
+import OCI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An image as the store holds it, ready for listing and planning.
+public struct StoredImage: Sendable {
+    public var manifest: Descriptor
+    public var tags: [Reference]
+    public var record: ImageRecord?
+    /// Docker's size: the sum of the files in all layers (compressed sizes when unknown).
+    public var size: Int64
+    public var layers: [Descriptor]
+
+    public var digest: Digest { manifest.digest }
+    /// Docker's image ID: the config digest.
+    public var id: Digest { record?.configDigest ?? manifest.digest }
+    public var isDangling: Bool { tags.isEmpty }
+    public var created: Date? { record?.createdDate }
+    public var labels: [String: String] { record?.labels ?? [:] }
+    public var repoDigests: [String] { record?.repoDigests ?? [] }
+}
+
+/// The embedded store: an OCI image layout directory that skopeo, umoci and podman read
+/// (`oci:STORE:docker.io/library/alpine:latest`), plus berth's own files under `berth/`.
+///
+/// Contract:
+/// - A blob enters `blobs/` only after its digest and size were verified (via `berth/ingest/`).
+/// - An image enters `index.json` only after all its blobs are in `blobs/`.
+/// - `index.json` and `berth/state.json` are replaced durably (temp, fsync, rename).
+/// - Writers hold the store lock (`berth/lock`); readers take no lock and see whole files.
+public final class LayoutStore: @unchecked Sendable {
+    public let root: URL
+    let blobsDir: URL
+    let berthDir: URL
+    let ingestDir: URL
+    /// Guards index/state read-modify-write within this process.
+    let mutex = NSLock()
+    /// One download per blob at a time in this process, however many images need it.
+    let blobFlights = SingleFlight()
+
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let s = environment["BERTH_STORE"], !s.isEmpty, s != "docker" { return s }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return (environment["XDG_DATA_HOME"].map { $0 + "/berth" }) ?? home + "/.local/share/berth"
+    }
+
+    /// Opens the store at `path`, creating an empty layout if the directory is absent or empty.
+    public init(path: String) throws {
+        root = URL(fileURLWithPath: path).standardizedFileURL
+        blobsDir = root.appendingPathComponent("blobs")
+        berthDir = root.appendingPathComponent("berth")
+        ingestDir = berthDir.appendingPathComponent("ingest")
+        let fm = FileManager.default
+        let layoutFile = root.appendingPathComponent("oci-layout")
+        if !fm.fileExists(atPath: layoutFile.path) {
+            if fm.fileExists(atPath: root.path), let items = try? fm.contentsOfDirectory(atPath: root.path), !items.isEmpty {
+                throw StoreError.notAStore(path: root.path, reason: "the directory is not empty and has no oci-layout file")
+            }
+            try fm.createDirectory(at: root, withIntermediateDirectories: true)
+            try Durable.write(Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: layoutFile)
+        }
+        for dir in [blobsDir.appendingPathComponent("sha256"), ingestDir] where !fm.fileExists(atPath: dir.path) {
+            try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        }
+        if !fm.fileExists(atPath: root.appendingPathComponent("index.json").path) {
+            try writeIndex(LayoutIndex())
+        }
+    }
+
+    // MARK: - Lock
+
+    /// Takes the store's writer lock and sweeps ingest leftovers (they can only belong to a
+    /// writer that died, since we now hold the lock).
+    public func lock(timeout: Double = 0) throws -> StoreLock {
+        let l = try StoreLock(path: berthDir.appendingPathComponent("lock").path, timeout: timeout)
+        sweepIngest()
+        return l
+    }
+
+    /// Removes leftover ingest files; returns their names.
+    @discardableResult
+    public func sweepIngest() -> [String] {
+        let fm = FileManager.default
+        let items = (try? fm.contentsOfDirectory(atPath: ingestDir.path)) ?? []
+        for item in items { try? fm.removeItem(at: ingestDir.appendingPathComponent(item)) }
+        return items
+    }
+
+    // MARK: - Reading
+
+    public func readIndex() throws -> LayoutIndex {
+        let url = root.appendingPathComponent("index.json")
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw StoreError.io(path: url.path, errno: ENOENT) }
+        do {
+            return LayoutIndex(manifests: try JSONDecoder().decode(ImageIndex.self, from: data).manifests)
+        } catch {
+            throw StoreError.corrupt(path: url.path, reason: "\(error)")
+        }
+    }
+
+    public func readState() throws -> StoreState {
+        let url = berthDir.appendingPathComponent("state.json")
+        guard let data = FileManager.default.contents(atPath: url.path) else { return StoreState() }
+        do { return try LayoutStore.decoder.decode(StoreState.self, from: data) } catch {
+            throw StoreError.corrupt(path: url.path, reason: "\(error)")
+        }
+    }
+
+    func writeIndex(_ index: LayoutIndex) throws {
+        let doc = ImageIndex(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: index.manifests)
+        try Durable.write(try LayoutStore.encoder.encode(doc), to: root.appendingPathComponent("index.json"))
+    }
+
+    func writeState(_ state: StoreState) throws {
+        try Durable.write(try LayoutStore.encoder.encode(state), to: berthDir.appendingPathComponent("state.json"))
+    }
+
+    /// Read-modify-write of index and state under the in-process mutex. The caller holds the
+    /// store lock. State is written first: an index entry never lacks its record.
+    public func update<T>(_ body: (inout LayoutIndex, inout StoreState) throws -> T) throws -> T {
+        mutex.lock(); defer { mutex.unlock() }
+        var index = try readIndex()
+        var state = try readState()
+        let before = index.manifests
+        let result = try body(&index, &state)
+        try writeState(state)
+        if index.manifests != before { try writeIndex(index) }
+        return result
+    }
+
+    public func blobURL(_ d: Digest) -> URL { blobsDir.appendingPathComponent(d.blobPath) }
+
+    public func hasBlob(_ d: Digest) -> Bool { FileManager.default.fileExists(atPath: blobURL(d).path) }
+
+    /// Reads a blob whole (manifests, configs), refusing files over `limit`.
+    public func readBlob(_ d: Digest, limit: Int = 16 << 20) throws -> Data {
+        let url = blobURL(d)
+        let attrs = try? FileManager.default.attributesOfItem(atPath: url.path)
+        guard let size = attrs?[.size] as? Int else { throw StoreError.missingBlob(d) }
+        guard size <= limit else { throw StoreError.corrupt(path: url.path, reason: "blob is \(size) bytes, over the \(limit)-byte read limit") }
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw StoreError.missingBlob(d) }
+        return data
+    }
+
+    public func readManifest(_ d: Digest) throws -> ImageManifest {
+        let data = try readBlob(d, limit: 4 << 20)
+        do { return try JSONDecoder().decode(ImageManifest.self, from: data) } catch {
+            throw StoreError.corrupt(path: blobURL(d).path, reason: "not an image manifest: \(error)")
+        }
+    }
+
+    public func readConfig(_ d: Digest) throws -> (ImageConfig, Data) {
+        let data = try readBlob(d)
+        do { return (try JSONDecoder().decode(ImageConfig.self, from: data), data) } catch {
+            throw StoreError.corrupt(path: blobURL(d).path, reason: "not an image config: \(error)")
+        }
+    }
+
+    /// Every image in the store with its tags and record, in index order.
+    public func images() throws -> [StoredImage] {
+        let index = try readIndex()
+        let state = try readState()
+        return try images(index: index, state: state)
+    }
+
+    public func images(index: LayoutIndex, state: StoreState) throws -> [StoredImage] {
+        var order: [Digest] = []
+        var byDigest: [Digest: (Descriptor, [Reference])] = [:]
+        for d in index.manifests {
+            let tag = d.refName.flatMap { try? Reference(parsing: $0) }.flatMap { $0.tag == nil ? nil : $0 }
+            if var entry = byDigest[d.digest] {
+                if let tag { entry.1.append(tag) }
+                byDigest[d.digest] = entry
+            } else {
+                order.append(d.digest)
+                var plain = d
+                plain.annotations?[Descriptor.refNameAnnotation] = nil
+                byDigest[d.digest] = (plain, tag.map { [$0] } ?? [])
+            }
+        }
+        return order.map { digest in
+            let (desc, tags) = byDigest[digest]!
+            let layers = (try? readManifest(digest).layers) ?? []
+            var size: Int64 = 0
+            for l in layers { size += state.layer(l.digest)?.fileBytes ?? l.size }
+            return StoredImage(manifest: desc, tags: tags.sorted(), record: state.record(digest), size: size, layers: layers)
+        }
+    }
+
+    // MARK: - Blob ingest
+
+    /// A file in the ingest area, promoted into `blobs/` only by `commit` after verification.
+    public final class IngestFile {
+        let url: URL
+        var fd: Int32
+        init(url: URL) throws {
+            self.url = url
+            fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw StoreError.io(path: url.path, errno: errno) }
+        }
+        deinit { discard() }
+        func truncate() throws {
+            guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else { throw StoreError.io(path: url.path, errno: errno) }
+        }
+        func write(_ chunk: UnsafeRawBufferPointer) throws {
+            var off = 0
+            while off < chunk.count {
+                let n = Glibc.write(fd, chunk.baseAddress! + off, chunk.count - off)
+                if n < 0 { if errno == EINTR { continue }; throw StoreError.io(path: url.path, errno: errno) }
+                off += n
+            }
+        }
+        func discard() {
+            if fd >= 0 { close(fd); fd = -1; unlink(url.path) }
+        }
+        /// fsyncs and renames into place.
+        func commit(to dest: URL) throws {
+            guard fsync(fd) == 0 else { throw StoreError.io(path: url.path, errno: errno) }
+            close(fd); fd = -1
+            guard rename(url.path, dest.path) == 0 else { let e = errno; unlink(url.path); throw StoreError.io(path: dest.path, errno: e) }
+        }
+    }
+
+    func newIngestFile(for d: Digest) throws -> IngestFile {
+        try IngestFile(url: ingestDir.appendingPathComponent("\(d.hex).\(getpid()).\(UInt32.random(in: 0...UInt32.max))"))
+    }
+
+    /// Writes small verified content (manifests, configs) as a blob.
+    public func putBlob(_ data: Data, digest: Digest) throws {
+        guard !hasBlob(digest) else { return }
+        var dg = StreamDigester(digest.algorithm)
+        dg.update(data)
+        guard dg.finalize() == digest else { throw StoreError.corrupt(path: "(new blob)", reason: "content does not match \(digest)") }
+        let f = try newIngestFile(for: digest)
+        try data.withUnsafeBytes { try f.write($0) }
+        try ensureAlgorithmDir(digest)
+        try f.commit(to: blobURL(digest))
+    }
+
+    func ensureAlgorithmDir(_ d: Digest) throws {
+        let dir = blobsDir.appendingPathComponent(d.algorithm.rawValue)
+        if !FileManager.default.fileExists(atPath: dir.path) {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        }
+    }
+
+    func syncBlobDirectories() {
+        Durable.syncDirectory(blobsDir.appendingPathComponent("sha256"))
+    }
+
+    // MARK: - GC
+
+    public struct Collected: Sendable {
+        public var blobs: [Digest]
+        public var bytes: Int64
+    }
+
+    /// The blobs reachable from `index`: manifests, their configs and layers (and, for index
+    /// entries, their children).
+    public func reachable(from index: LayoutIndex) -> Set<Digest> {
+        var marked = Set<Digest>()
+        var stack = index.manifests.map { ($0.digest, $0.mediaType) }
+        while let (d, type) = stack.popLast() {
+            guard marked.insert(d).inserted else { continue }
+            guard MediaType.isIndex(type) || MediaType.isImageManifest(type) || type.isEmpty,
+                  let data = try? readBlob(d, limit: 4 << 20) else { continue }
+            if MediaType.isIndex(type), let idx = try? JSONDecoder().decode(ImageIndex.self, from: data) {
+                stack += idx.manifests.map { ($0.digest, $0.mediaType) }
+            } else if let m = try? JSONDecoder().decode(ImageManifest.self, from: data) {
+                marked.insert(m.config.digest)
+                for l in m.layers { marked.insert(l.digest) }
+            }
+        }
+        return marked
+    }
+
+    /// Mark and sweep: removes (or with `dryRun`, lists) every blob not reachable from the
+    /// current index. The caller holds the lock. Also drops state for vanished images/layers.
+    @discardableResult
+    public func collectGarbage(dryRun: Bool = false) throws -> Collected {
+        mutex.lock(); defer { mutex.unlock() }
+        let index = try readIndex()
+        let live = reachable(from: index)
+        var removed: [Digest] = []
+        var bytes: Int64 = 0
+        let fm = FileManager.default
+        for algo in ["sha256", "sha512"] {
+            let dir = blobsDir.appendingPathComponent(algo)
+            for name in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] {
+                guard let d = try? Digest(parsing: "\(algo):\(name)"), !live.contains(d) else { continue }
+                let url = dir.appendingPathComponent(name)
+                let size = ((try? fm.attributesOfItem(atPath: url.path))?[.size] as? Int64) ?? 0
+                if !dryRun { try? fm.removeItem(at: url) }
+                removed.append(d)
+                bytes += size
+            }
+        }
+        if !dryRun {
+            var state = try readState()
+            let present = Set(index.imageDigests.map(\.description))
+            state.images = state.images.filter { present.contains($0.key) }
+            state.layers = state.layers.filter { live.contains((try? Digest(parsing: $0.key)) ?? Digest.sha256(Data())) }
+            try writeState(state)
+        }
+        return Collected(blobs: removed.sorted(), bytes: bytes)
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .custom { date, enc in
+            var c = enc.singleValueContainer()
+            try c.encode(RFC3339.format(date))
+        }
+        return e
+    }()
+
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .custom { dec in
+            let s = try dec.singleValueContainer().decode(String.self)
+            guard let date = RFC3339.parse(s) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: dec.codingPath, debugDescription: "bad date \(s)"))
+            }
+            return date
+        }
+        return d
+    }()
+}

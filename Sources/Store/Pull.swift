@@ -1,0 +1,245 @@
+import Foundation
+import OCI
+import Registry
+
+/// What a pull reports while it works, for docker-shaped progress output.
+public enum PullEvent: Sendable {
+    /// The manifest is known: `tag: Pulling from repo`.
+    case started(reference: Reference, manifest: Digest, layers: [Descriptor])
+    case layerExists(Digest)
+    case layerWaiting(Digest)
+    case layerProgress(Digest, received: Int64, total: Int64)
+    case layerVerifying(Digest)
+    case layerComplete(Digest)
+}
+
+public struct PullOptions: Sendable {
+    public var platform: Platform
+    public var maxConcurrentDownloads: Int
+    /// Recorded in ledger entries for tags this pull moves.
+    public var cause: String
+    public var run: String?
+    public init(platform: Platform = .host, maxConcurrentDownloads: Int = 3, cause: String = "pull", run: String? = nil) {
+        self.platform = platform
+        self.maxConcurrentDownloads = maxConcurrentDownloads
+        self.cause = cause
+        self.run = run
+    }
+}
+
+public struct PullResult: Sendable {
+    public var reference: Reference
+    /// The image manifest stored.
+    public var manifest: Digest
+    /// The image ID (config digest).
+    public var imageID: Digest
+    /// The digest the reference resolved to (the index digest for a multi-platform tag).
+    public var pulledDigest: Digest
+    /// True when nothing was downloaded and the tag already pointed here.
+    public var upToDate: Bool
+    public var bytesDownloaded: Int64
+    public var layersDownloaded: Int
+    /// The image that carried the tag before, when the pull moved it.
+    public var previous: Digest?
+}
+
+public enum PullError: Error, CustomStringConvertible {
+    case layer(reference: String, digest: Digest, underlying: Error)
+    case invalidImage(reference: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .layer(let r, let d, let e): return "\(r): layer \(d): \(e)"
+        case .invalidImage(let r, let why): return "\(r): \(why)"
+        }
+    }
+}
+
+extension LayoutStore {
+    /// The image for `ref` and `platform` as the registry serves it now: the manifest chain
+    /// fetched and verified, nothing written.
+    public func resolveImage(_ ref: Reference, platform: Platform, using registry: RegistryClient) throws -> (pulled: Digest, manifest: FetchedManifest, image: ImageManifest) {
+        let top = try registry.manifest(ref)
+        var chosen = top
+        if case .index = top.kind {
+            let index: ImageIndex
+            do { index = try JSONDecoder().decode(ImageIndex.self, from: top.data) } catch {
+                throw PullError.invalidImage(reference: ref.familiarString, reason: "the index does not parse: \(error)")
+            }
+            let entry: Descriptor
+            do { entry = try platform.select(from: index) } catch let e as ManifestError {
+                throw RegistryError.manifest(e, reference: ref.familiarString)
+            }
+            guard MediaType.isImageManifest(entry.mediaType) else {
+                throw PullError.invalidImage(reference: ref.familiarString, reason: "the index entry for \(platform) is a \(entry.mediaType), not an image manifest (nested indexes are refused)")
+            }
+            chosen = try registry.manifest(ref.withDigest(entry.digest))
+            guard case .image = chosen.kind else {
+                throw PullError.invalidImage(reference: ref.familiarString, reason: "the index entry \(entry.digest) is not an image manifest")
+            }
+        }
+        let image: ImageManifest
+        do { image = try JSONDecoder().decode(ImageManifest.self, from: chosen.data) } catch {
+            throw PullError.invalidImage(reference: ref.familiarString, reason: "the manifest does not parse: \(error)")
+        }
+        for d in [image.config] + image.layers where d.size < 0 || d.size > RegistryClient.maxBlobSize {
+            throw PullError.invalidImage(reference: ref.familiarString, reason: "descriptor \(d.digest) declares an absurd size \(d.size); refused before download")
+        }
+        return (top.digest, chosen, image)
+    }
+
+    /// Pulls `ref` into the store: blobs verified and committed, then the record and the tag.
+    /// The caller holds the store lock. On failure nothing new is visible in the index.
+    public func pull(_ ref: Reference, using registry: RegistryClient, options: PullOptions = PullOptions(),
+                     events: @escaping (PullEvent) -> Void = { _ in }) throws -> PullResult {
+        let ref = ref.withDefaultTag()
+        let (pulledDigest, fetched, image) = try resolveImage(ref, platform: options.platform, using: registry)
+        events(.started(reference: ref, manifest: fetched.digest, layers: image.layers))
+        let repo = ref.repository
+
+        // Config: small, fetched whole and verified.
+        let configData: Data
+        if hasBlob(image.config.digest) {
+            configData = try readBlob(image.config.digest)
+        } else {
+            guard image.config.size <= 16 << 20 else {
+                throw PullError.invalidImage(reference: ref.familiarString, reason: "config \(image.config.digest) is \(image.config.size) bytes; refused")
+            }
+            let sink = MemorySink()
+            try registry.fetchBlob(repo, descriptor: image.config, into: sink)
+            configData = sink.data
+            try putBlob(configData, digest: image.config.digest)
+        }
+        let config: ImageConfig
+        do { config = try JSONDecoder().decode(ImageConfig.self, from: configData) } catch {
+            throw PullError.invalidImage(reference: ref.familiarString, reason: "config \(image.config.digest) does not parse: \(error)")
+        }
+        let diffIDs = config.rootfs?.diff_ids ?? []
+        guard diffIDs.count == image.layers.count else {
+            throw PullError.invalidImage(reference: ref.familiarString, reason: "the config lists \(diffIDs.count) diff_ids for \(image.layers.count) layers")
+        }
+
+        // Layers: concurrent, one download per blob, each verified (digest, size, diff_id).
+        var downloaded: Int64 = 0
+        var count = 0
+        let tally = NSLock()
+        var firstSeen = Set<Digest>()
+        let unique = image.layers.enumerated().filter { firstSeen.insert($0.element.digest).inserted }
+        for (_, l) in unique where !hasBlob(l.digest) { events(.layerWaiting(l.digest)) }
+        let failures = parallelForEach(unique, width: options.maxConcurrentDownloads) { (i, layer) in
+            var did = false
+            try self.blobFlights.run(layer.digest) {
+                if self.hasBlob(layer.digest) { return }
+                try self.ingestLayer(layer, diffID: diffIDs[i], from: repo, using: registry, events: events)
+                did = true
+            }
+            if did {
+                tally.lock(); downloaded += layer.size; count += 1; tally.unlock()
+                events(.layerComplete(layer.digest))
+            } else {
+                try self.ensureLayerFacts(layer, diffID: diffIDs[i])
+                events(.layerExists(layer.digest))
+            }
+        }
+        if let (item, error) = failures.first {
+            throw PullError.layer(reference: ref.familiarString, digest: item.element.digest, underlying: error)
+        }
+        try putBlob(fetched.data, digest: fetched.digest)
+        syncBlobDirectories()
+
+        // Publish: record first, then the index (tag move or dangling entry).
+        let descriptor = Descriptor(mediaType: fetched.mediaType, digest: fetched.digest, size: Int64(fetched.data.count),
+                                    platform: Platform(os: config.os ?? options.platform.os, architecture: config.architecture ?? options.platform.architecture, variant: config.variant))
+        let now = Date()
+        let repoDigest = "\(ref.name)@\(pulledDigest)"
+        let (previous, alreadyTagged) = try update { index, state -> (Digest?, Bool) in
+            var record = state.record(fetched.digest) ?? ImageRecord(
+                configDigest: image.config.digest, pulledAt: now, source: ref.description, repoDigests: [],
+                created: config.created, labels: config.config?.Labels, platform: descriptor.platform)
+            if !record.repoDigests.contains(repoDigest) { record.repoDigests.append(repoDigest) }
+            record.repoDigests.sort()
+            let wasTagged = ref.tag != nil && index.image(tagged: ref)?.digest == fetched.digest
+            if !wasTagged { record.pulledAt = now; record.source = ref.description }
+            state.images[fetched.digest.description] = record
+            var previous: Digest?
+            if ref.tag != nil {
+                previous = index.tag(ref, to: descriptor)
+                if let p = previous {
+                    state.ledger.append(LedgerEntry(image: p, imageID: state.record(p)?.configDigest ?? p, reference: ref.description,
+                                                    movedTo: fetched.digest, at: now, cause: options.cause, run: options.run))
+                }
+            } else {
+                index.addDangling(descriptor)
+            }
+            return (previous, wasTagged)
+        }
+        return PullResult(reference: ref, manifest: fetched.digest, imageID: image.config.digest, pulledDigest: pulledDigest,
+                          upToDate: count == 0 && (alreadyTagged || ref.tag == nil && previous == nil),
+                          bytesDownloaded: downloaded, layersDownloaded: count, previous: previous)
+    }
+
+    /// Downloads one layer through the ingest area: digest and size verified by the registry
+    /// client, diff_id and file sizes learned by inflating on the fly.
+    func ingestLayer(_ layer: Descriptor, diffID: Digest, from repo: Reference, using registry: RegistryClient,
+                     events: @escaping (PullEvent) -> Void) throws {
+        let file = try newIngestFile(for: layer.digest)
+        defer { file.discard() }
+        let sink = try LayerSink(file: file, mediaType: layer.mediaType)
+        var lastReport = Date.distantPast
+        try registry.fetchBlob(repo, descriptor: layer, into: sink) { received in
+            let now = Date()
+            if now.timeIntervalSince(lastReport) > 0.1 || received == layer.size {
+                lastReport = now
+                events(.layerProgress(layer.digest, received: received, total: layer.size))
+            }
+        }
+        events(.layerVerifying(layer.digest))
+        let facts = try sink.inspector.finish(layer: layer.digest)
+        if let actual = facts?.diffID, actual != diffID {
+            throw LayerError.diffIDMismatch(layer: layer.digest, expected: diffID, actual: actual)
+        }
+        try ensureAlgorithmDir(layer.digest)
+        try file.commit(to: blobURL(layer.digest))
+        if let facts { try recordLayerFacts(layer.digest, facts) }
+    }
+
+    /// Makes sure a present layer has its facts recorded (e.g. after an older berth, or a
+    /// blob that arrived with another image), reading the blob once if needed.
+    func ensureLayerFacts(_ layer: Descriptor, diffID: Digest) throws {
+        if (try readState()).layer(layer.digest) != nil { return }
+        let inspector = try LayerInspector(mediaType: layer.mediaType)
+        guard let h = FileHandle(forReadingAtPath: blobURL(layer.digest).path) else { throw StoreError.missingBlob(layer.digest) }
+        defer { try? h.close() }
+        while let chunk = try h.read(upToCount: 1 << 20), !chunk.isEmpty {
+            try chunk.withUnsafeBytes { try inspector.feed($0) }
+        }
+        if let facts = try inspector.finish(layer: layer.digest) { try recordLayerFacts(layer.digest, facts) }
+    }
+
+    func recordLayerFacts(_ d: Digest, _ facts: LayerFacts) throws {
+        try update { _, state in state.layers[d.description] = facts }
+    }
+}
+
+final class MemorySink: BlobSink {
+    var data = Data()
+    func reset() throws { data = Data() }
+    func write(_ chunk: UnsafeRawBufferPointer) throws { data.append(chunk.bindMemory(to: UInt8.self)) }
+}
+
+final class LayerSink: BlobSink {
+    let file: LayoutStore.IngestFile
+    let inspector: LayerInspector
+    init(file: LayoutStore.IngestFile, mediaType: String) throws {
+        self.file = file
+        self.inspector = try LayerInspector(mediaType: mediaType)
+    }
+    func reset() throws {
+        try file.truncate()
+        try inspector.reset()
+    }
+    func write(_ chunk: UnsafeRawBufferPointer) throws {
+        try file.write(chunk)
+        try inspector.feed(chunk)
+    }
+}

@@ -7,7 +7,7 @@ import Store
 struct Image: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage images in the store (docker's image verbs).",
-        subcommands: [Pull.self, List.self]
+        subcommands: [Pull.self, List.self, Remove.self, Tag.self]
     )
 }
 
@@ -21,8 +21,11 @@ struct Images: ParsableCommand {
 /// `berth rmi`, docker's alias for `image rm`.
 struct Rmi: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rmi", abstract: "Remove images (alias of 'image rm').")
-    @Argument var images: [String] = []
-    func run() throws { throw ValidationError("rmi is not implemented yet") }
+    @OptionGroup var storeOptions: StoreOptions
+    @Flag(name: [.short, .long], help: "Force removal of an image referenced by several names.") var force = false
+    @Argument(help: "Images to remove.") var images: [String] = []
+    func validate() throws { if images.isEmpty { throw ValidationError("\"rmi\" requires at least 1 argument.") } }
+    func run() throws { try Image.Remove.execute(images: images, force: force, storeOptions: storeOptions) }
 }
 
 extension Image {

@@ -14,6 +14,7 @@ public enum RegistryError: Error, CustomStringConvertible {
     case transport(TransportError, what: String)
     case retriesExhausted(what: String, attempts: Int, last: String)
     case credentials(CredentialError)
+    case invalidImage(reference: String, reason: String)
 
     public var description: String {
         switch self {
@@ -34,6 +35,7 @@ public enum RegistryError: Error, CustomStringConvertible {
         case .transport(let e, let what): return "\(what): \(e)"
         case .retriesExhausted(let what, let attempts, let last): return "\(what): gave up after \(attempts) attempts: \(last)"
         case .credentials(let e): return e.description
+        case .invalidImage(let r, let why): return "\(r): \(why)"
         }
     }
 

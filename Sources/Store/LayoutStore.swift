@@ -277,11 +277,11 @@ public final class LayoutStore: @unchecked Sendable {
     }
 
     /// Mark and sweep: removes (or with `dryRun`, lists) every blob not reachable from the
-    /// current index. The caller holds the lock. Also drops state for vanished images/layers.
+    /// current index (or from `assuming`, to price a change before making it; never swept). The caller holds the lock. Also drops state for vanished images/layers.
     @discardableResult
-    public func collectGarbage(dryRun: Bool = false) throws -> Collected {
+    public func collectGarbage(dryRun: Bool = false, assuming hypothetical: LayoutIndex? = nil) throws -> Collected {
         mutex.lock(); defer { mutex.unlock() }
-        let index = try readIndex()
+        let index = try hypothetical ?? readIndex()
         let live = reachable(from: index)
         var removed: [Digest] = []
         var bytes: Int64 = 0
@@ -297,7 +297,7 @@ public final class LayoutStore: @unchecked Sendable {
                 bytes += size
             }
         }
-        if !dryRun {
+        if !dryRun && hypothetical == nil {
             var state = try readState()
             let present = Set(index.imageDigests.map(\.description))
             state.images = state.images.filter { present.contains($0.key) }

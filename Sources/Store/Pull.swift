@@ -56,46 +56,17 @@ public enum PullError: Error, CustomStringConvertible {
 }
 
 extension LayoutStore {
-    /// The image for `ref` and `platform` as the registry serves it now: the manifest chain
-    /// fetched and verified, nothing written.
-    public func resolveImage(_ ref: Reference, platform: Platform, using registry: RegistryClient) throws -> (pulled: Digest, manifest: FetchedManifest, image: ImageManifest) {
-        let top = try registry.manifest(ref)
-        var chosen = top
-        if case .index = top.kind {
-            let index: ImageIndex
-            do { index = try JSONDecoder().decode(ImageIndex.self, from: top.data) } catch {
-                throw PullError.invalidImage(reference: ref.familiarString, reason: "the index does not parse: \(error)")
-            }
-            let entry: Descriptor
-            do { entry = try platform.select(from: index) } catch let e as ManifestError {
-                throw RegistryError.manifest(e, reference: ref.familiarString)
-            }
-            guard MediaType.isImageManifest(entry.mediaType) else {
-                throw PullError.invalidImage(reference: ref.familiarString, reason: "the index entry for \(platform) is a \(entry.mediaType), not an image manifest (nested indexes are refused)")
-            }
-            chosen = try registry.manifest(ref.withDigest(entry.digest))
-            guard case .image = chosen.kind else {
-                throw PullError.invalidImage(reference: ref.familiarString, reason: "the index entry \(entry.digest) is not an image manifest")
-            }
-        }
-        let image: ImageManifest
-        do { image = try JSONDecoder().decode(ImageManifest.self, from: chosen.data) } catch {
-            throw PullError.invalidImage(reference: ref.familiarString, reason: "the manifest does not parse: \(error)")
-        }
-        for d in [image.config] + image.layers where d.size < 0 || d.size > RegistryClient.maxBlobSize {
-            throw PullError.invalidImage(reference: ref.familiarString, reason: "descriptor \(d.digest) declares an absurd size \(d.size); refused before download")
-        }
-        return (top.digest, chosen, image)
-    }
-
     /// Pulls `ref` into the store: blobs verified and committed, then the record and the tag.
     /// The caller holds the store lock. On failure nothing new is visible in the index.
-    public func pull(_ ref: Reference, using registry: RegistryClient, options: PullOptions = PullOptions(),
+    /// `source` is where the bytes come from when not `ref`'s own registry (a mirror, or a
+    /// digest the plan fixed); the store records `ref`.
+    public func pull(_ ref: Reference, from source: Reference? = nil, using registry: RegistryClient, options: PullOptions = PullOptions(),
                      events: @escaping (PullEvent) -> Void = { _ in }) throws -> PullResult {
         let ref = ref.withDefaultTag()
-        let (pulledDigest, fetched, image) = try resolveImage(ref, platform: options.platform, using: registry)
+        let source = source ?? ref
+        let (pulledDigest, fetched, image) = try registry.resolveImage(source, platform: options.platform)
         events(.started(reference: ref, manifest: fetched.digest, layers: image.layers))
-        let repo = ref.repository
+        let repo = source.repository
 
         // Config: small, fetched whole and verified.
         let configData: Data

@@ -1,0 +1,89 @@
+import Foundation
+import OCI
+import Store
+
+/// A blob and its stored (compressed) size, for byte accounting.
+public struct BlobRef: Codable, Hashable, Sendable {
+    public var digest: Digest
+    public var size: Int64
+    public init(digest: Digest, size: Int64) {
+        self.digest = digest
+        self.size = size
+    }
+}
+
+/// One image as a store reports it, whatever the store is.
+public struct ObservedImage: Codable, Sendable {
+    /// The store's key: the image manifest digest.
+    public var digest: Digest
+    /// Docker's image ID (config digest).
+    public var id: Digest
+    public var tags: [Reference]
+    /// `repo@sha256:…` references: the digest each repository served when pulled.
+    public var repoDigests: [String]
+    public var labels: [String: String]
+    public var created: Date?
+    /// Docker's size (files in all layers).
+    public var size: Int64
+    /// Manifest, config and layers with their sizes as stored.
+    public var blobs: [BlobRef]
+    /// A container uses the image (Docker Engine): never removed.
+    public var inUse: Bool
+
+    public init(digest: Digest, id: Digest, tags: [Reference], repoDigests: [String], labels: [String: String] = [:],
+                created: Date? = nil, size: Int64 = 0, blobs: [BlobRef] = [], inUse: Bool = false) {
+        self.digest = digest
+        self.id = id
+        self.tags = tags
+        self.repoDigests = repoDigests
+        self.labels = labels
+        self.created = created
+        self.size = size
+        self.blobs = blobs
+        self.inUse = inUse
+    }
+
+    /// Whether the image was pulled from `repository` as `digest` (the tag's top digest).
+    public func wasPulled(_ repository: Reference, as digest: Digest) -> Bool {
+        self.digest == digest || repoDigests.contains("\(repository.name)@\(digest)")
+    }
+}
+
+/// The state of a store when a plan is made.
+public struct Observed: Sendable {
+    public var images: [ObservedImage]
+    public var ledger: [LedgerEntry]
+
+    public init(images: [ObservedImage], ledger: [LedgerEntry] = []) {
+        self.images = images
+        self.ledger = ledger
+    }
+
+    /// Identifies this state: a plan made against it is stale once this changes. Covers which
+    /// images exist and which tags they carry, nothing else.
+    public var fingerprint: String {
+        let lines = images.map { img in "\(img.digest) \(img.tags.map(\.description).sorted().joined(separator: ","))" }.sorted()
+        return Digest.sha256(Array(lines.joined(separator: "\n").utf8)).description
+    }
+
+    public func image(tagged ref: Reference) -> ObservedImage? { images.first { $0.tags.contains(ref) } }
+}
+
+extension LayoutStore {
+    /// The store as the planner sees it.
+    public func observe() throws -> Observed {
+        let state = try readState()
+        let index = try readIndex()
+        let images = try images(index: index, state: state).map { img -> ObservedImage in
+            var blobs = [BlobRef(digest: img.manifest.digest, size: img.manifest.size)]
+            if let cfg = img.record?.configDigest {
+                let size = ((try? FileManager.default.attributesOfItem(atPath: blobURL(cfg).path))?[.size] as? Int64) ?? 0
+                blobs.append(BlobRef(digest: cfg, size: size))
+            }
+            blobs += img.layers.map { BlobRef(digest: $0.digest, size: $0.size) }
+            return ObservedImage(digest: img.digest, id: img.id, tags: img.tags, repoDigests: img.repoDigests,
+                                 labels: img.labels, created: img.created, size: img.size, blobs: blobs)
+        }
+        return Observed(images: images, ledger: state.ledger)
+    }
+}

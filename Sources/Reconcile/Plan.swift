@@ -1,0 +1,123 @@
+import Foundation
+import OCI
+
+/// A plan: what would change, by digest, and the state it was computed against.
+///
+/// Contract: `Codable` and versioned (`formatVersion`); actions are sorted deterministically
+/// (by kind, then reference, then digest); the executor does only what the actions say.
+public struct Plan: Codable, Sendable {
+    public static let currentFormatVersion = 1
+
+    public var formatVersion: Int
+    /// The manifest the plan was made from.
+    public var manifest: String
+    public var createdAt: Date
+    /// `Observed.fingerprint` of the store when planned.
+    public var storeFingerprint: String
+    public var store: String
+    public var actions: [Action]
+    /// Tags that were not checked against their registry, with why.
+    public var unchecked: [Unchecked]
+    public var summary: Summary
+    /// Docker Hub rate limit, when low.
+    public var warnings: [String]
+
+    public struct Unchecked: Codable, Sendable, Equatable {
+        public var reference: String
+        public var reason: String
+    }
+
+    public struct Summary: Codable, Sendable, Equatable {
+        public var pull = 0
+        public var update = 0
+        public var untag = 0
+        public var remove = 0
+        public var prune = 0
+        public var keep = 0
+        public var protected = 0
+        public var failed = 0
+        public var downloadBytes: Int64 = 0
+        /// Disk the store grows by (the embedded store keeps blobs compressed, so this equals the
+        /// download; a Docker Engine unpacks them, and reports its own sizes after the pull).
+        public var diskBytes: Int64 = 0
+        public var reclaimBytes: Int64 = 0
+        public var changes: Int { pull + update + untag + remove + prune }
+    }
+
+    public var hasChanges: Bool { summary.changes > 0 }
+}
+
+public struct Action: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case pull, update, untag, remove, prune, keep, protected
+        /// A desired tag that cannot be planned (resolution failed, pin mismatch).
+        case failed
+        var order: Int { Kind.allCases.firstIndex(of: self)! }
+    }
+
+    /// What becomes of an image a tag moved away from.
+    public enum Fate: String, Codable, Sendable {
+        case stillTagged = "still-tagged"
+        case keptForRollback = "kept-for-rollback"
+        case pruned
+        case dangling
+        case removed
+        case protected
+    }
+
+    public var kind: Kind
+    /// The tag concerned (pull/update/untag/keep), or nil.
+    public var reference: String?
+    /// The image manifest to end with (pull/update/keep), or the one removed (remove/prune).
+    public var image: Digest?
+    /// Docker's image ID of `image`, when known.
+    public var imageID: Digest?
+    /// The digest to pull by (the tag's top-level digest: an index for multi-platform tags).
+    public var pullDigest: Digest?
+    public var platform: String?
+    /// update: the image the tag points at now, and what becomes of it.
+    public var oldImage: Digest?
+    public var oldImageFate: Fate?
+    /// remove/prune: the tags the image used to carry (from the ledger), newest first.
+    public var previousTags: [String]?
+    public var downloadBytes: Int64?
+    public var reclaimBytes: Int64?
+    public var reason: String?
+
+    public init(kind: Kind, reference: String? = nil, image: Digest? = nil, imageID: Digest? = nil, pullDigest: Digest? = nil,
+                platform: String? = nil, oldImage: Digest? = nil, oldImageFate: Fate? = nil, previousTags: [String]? = nil,
+                downloadBytes: Int64? = nil, reclaimBytes: Int64? = nil, reason: String? = nil) {
+        self.kind = kind
+        self.reference = reference
+        self.image = image
+        self.imageID = imageID
+        self.pullDigest = pullDigest
+        self.platform = platform
+        self.oldImage = oldImage
+        self.oldImageFate = oldImageFate
+        self.previousTags = previousTags
+        self.downloadBytes = downloadBytes
+        self.reclaimBytes = reclaimBytes
+        self.reason = reason
+    }
+
+    static func sortKey(_ a: Action, _ b: Action) -> Bool {
+        if a.kind.order != b.kind.order { return a.kind.order < b.kind.order }
+        if (a.reference ?? "") != (b.reference ?? "") { return (a.reference ?? "") < (b.reference ?? "") }
+        return (a.image?.description ?? "") < (b.image?.description ?? "")
+    }
+}
+
+extension Plan {
+    public static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }()
+    public static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }()
+}

@@ -1,4 +1,5 @@
 import Foundation
+import ImageSet
 import OCI
 
 /// A plan: what would change, by digest, and the state it was computed against.
@@ -21,6 +22,8 @@ public struct Plan: Codable, Sendable {
     public var summary: Summary
     /// Docker Hub rate limit, when low.
     public var warnings: [String]
+    /// How to reach each registry (no secrets), so a saved plan applies without the manifest.
+    public var registries: [String: RegistrySettings]
 
     public struct Unchecked: Codable, Sendable, Equatable {
         public var reference: String

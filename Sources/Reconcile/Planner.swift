@@ -41,9 +41,12 @@ public struct PlanInput: Sendable {
     public var storeName: String
     public var now: Date
     public var warnings: [String]
+    public var registries: [String: RegistrySettings]
 
     public init(desired: [DesiredTag], policy: Policy, observed: Observed, resolutions: [Reference: Resolution],
-                manifestPath: String, storeName: String, now: Date = Date(), warnings: [String] = []) {
+                manifestPath: String, storeName: String, now: Date = Date(), warnings: [String] = [],
+                registries: [String: RegistrySettings] = [:]) {
+        self.registries = registries
         self.desired = desired
         self.policy = policy
         self.observed = observed
@@ -257,6 +260,7 @@ public enum Planner {
         summary.reclaimBytes = reclaim
         return Plan(formatVersion: Plan.currentFormatVersion, manifest: input.manifestPath, createdAt: input.now,
                     storeFingerprint: observed.fingerprint, store: input.storeName, actions: actions,
-                    unchecked: unchecked.sorted { $0.reference < $1.reference }, summary: summary, warnings: input.warnings)
+                    unchecked: unchecked.sorted { $0.reference < $1.reference }, summary: summary, warnings: input.warnings,
+                    registries: input.registries)
     }
 }

@@ -70,6 +70,8 @@ extension LayoutStore {
 
         // Config: small, fetched whole and verified.
         let configData: Data
+        var metadataBytes: Int64 = 0
+        if !hasBlob(fetched.digest) { metadataBytes += Int64(fetched.data.count) }
         if hasBlob(image.config.digest) {
             configData = try readBlob(image.config.digest)
         } else {
@@ -79,6 +81,7 @@ extension LayoutStore {
             let sink = MemorySink()
             try registry.fetchBlob(repo, descriptor: image.config, into: sink)
             configData = sink.data
+            metadataBytes += Int64(configData.count)
             try putBlob(configData, digest: image.config.digest)
         }
         let config: ImageConfig
@@ -146,7 +149,7 @@ extension LayoutStore {
         }
         return PullResult(reference: ref, manifest: fetched.digest, imageID: image.config.digest, pulledDigest: pulledDigest,
                           upToDate: count == 0 && (alreadyTagged || ref.tag == nil && previous == nil),
-                          bytesDownloaded: downloaded, layersDownloaded: count, previous: previous)
+                          bytesDownloaded: downloaded + metadataBytes, layersDownloaded: count, previous: previous)
     }
 
     /// Downloads one layer through the ingest area: digest and size verified by the registry

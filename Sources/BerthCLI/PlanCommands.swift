@@ -1,0 +1,188 @@
+import ArgumentParser
+import Foundation
+import ImageSet
+import OCI
+import Reconcile
+import Registry
+import Render
+import Store
+
+/// Options shared by `plan` and `apply`.
+struct ManifestOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("file")], help: ArgumentHelp("The image-set manifest.", valueName: "images.yaml"))
+    var file: String = "images.yaml"
+
+    @Flag(help: "Plan from the store alone: no registry is asked; the plan lists the tags left unchecked.")
+    var offline = false
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check an image-set manifest; report every error with file:line:column.",
+        discussion: "Touches neither the network nor the store. Exit 0 when valid, 1 otherwise.")
+    @Option(name: [.short, .customLong("file")], help: ArgumentHelp("The image-set manifest.", valueName: "images.yaml"))
+    var file: String = "images.yaml"
+
+    func run() throws {
+        let set = try Planning.load(file)
+        Out.print("\(file): valid (\(set.desiredTags().count) tags in \(set.images.count) entries)")
+    }
+}
+
+/// The shared road from a manifest to a plan: load, observe, resolve, plan.
+enum Planning {
+    static func load(_ path: String) throws -> ImageSet {
+        do { return try ImageSet.load(path: path) } catch let e as ImageSetError {
+            for d in e.diagnostics { Out.error(d.description) }
+            let n = e.diagnostics.count
+            Out.error("\(n) error\(n == 1 ? "" : "s") in \(path); nothing was changed.")
+            throw Failure(status: 1)
+        }
+    }
+
+    static func registryClient(for set: ImageSet) throws -> RegistryClient {
+        try Clients.registry(overrides: hostSettings(set.registries))
+    }
+
+    static func hostSettings(_ registries: [String: RegistrySettings]) -> [String: RegistryHostSettings] {
+        var out: [String: RegistryHostSettings] = [:]
+        for (host, s) in registries {
+            var h = RegistryHostSettings.defaults(for: host)
+            if s.insecure { h.insecure = true }
+            if let ca = s.caFile { h.caFile = ca }
+            out[host] = h
+            for m in s.mirrors where out[m] == nil { out[m] = RegistryHostSettings(insecure: s.insecure || RegistryHostSettings.defaults(for: m).insecure, caFile: s.caFile) }
+        }
+        return out
+    }
+
+    static func makePlan(_ set: ImageSet, store: ConvergingStore, registry: RegistryClient, offline: Bool) throws -> Plan {
+        let desired = set.desiredTags()
+        let observed = try store.observe()
+        let resolutions = Resolver(registry: registry, settings: set.registries).resolve(desired, observed: observed, offline: offline)
+        var warnings: [String] = []
+        for host in Set(desired.map(\.reference.registryHost)).sorted() {
+            if let rl = registry.rateLimit(for: host), rl.remaining < 20 {
+                warnings.append("\(host): only \(rl.remaining) pulls left in the rate-limit window\(rl.limit.map { " (of \($0))" } ?? "")")
+            }
+        }
+        return Planner.plan(PlanInput(desired: desired, policy: set.policy, observed: observed, resolutions: resolutions,
+                                      manifestPath: set.source, storeName: store.storeName, warnings: warnings,
+                                      registries: set.registries))
+    }
+}
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what apply would change, without changing anything.",
+        discussion: """
+        Exit codes: 0 success; 1 error; with --detailed-exitcode, 2 when changes are pending.
+
+        Examples:
+          berth plan -f images.yaml
+          berth plan -f images.yaml --output json --detailed-exitcode
+          berth plan -f images.yaml -o plan.json && berth apply plan.json --yes
+        """)
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var manifest: ManifestOptions
+    @Option(name: .customLong("output"), help: "text or json.") var format: OutputFormat = .text
+    @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Save the plan (with the store fingerprint and exact digests) for 'berth apply FILE'.", valueName: "plan.json"))
+    var out: String?
+    @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when changes are pending, 0 when none.") var detailedExitcode = false
+
+    func run() throws {
+        let set = try Planning.load(manifest.file)
+        let store = try LayoutStore(path: storeOptions.path)
+        let plan = try Planning.makePlan(set, store: store, registry: try Planning.registryClient(for: set), offline: manifest.offline)
+        if let out {
+            try Plan.encoder.encode(plan).write(to: URL(fileURLWithPath: out), options: .atomic)
+        }
+        switch format {
+        case .json: Out.print(String(decoding: try Plan.encoder.encode(plan), as: UTF8.self))
+        case .text: Out.write(PlanText.render(plan, color: Terminal.colorAllowed))
+        }
+        if plan.summary.failed > 0 { throw Failure(status: 1) }
+        if detailedExitcode && plan.hasChanges { throw Failure(status: 2) }
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+/// Terraform-style plan text.
+enum PlanText {
+    static func render(_ plan: Plan, color: Bool) -> String {
+        func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+        let manifestName = (plan.manifest as NSString).lastPathComponent
+        var out = ""
+        for w in plan.warnings { out += paint("Warning: ", "33") + w + "\n" }
+        let changing = plan.actions.filter { $0.kind != .keep }
+        if !changing.isEmpty {
+            out += "berth will perform the following actions:\n\n"
+            for a in changing { out += "  " + line(a, paint: paint) + "\n" }
+            out += "\n"
+        }
+        if !plan.unchecked.isEmpty {
+            out += "Not checked against a registry:\n"
+            for u in plan.unchecked { out += "  \(familiar(u.reference)) (\(u.reason))\n" }
+            out += "\n"
+        }
+        let s = plan.summary
+        if !plan.hasChanges && s.failed == 0 {
+            out += "No changes. The store matches \(manifestName).\n"
+            return out
+        }
+        var parts = ["\(s.pull) to pull", "\(s.update) to update"]
+        if s.untag > 0 { parts.append("\(s.untag) to untag") }
+        parts += ["\(s.remove) to remove", "\(s.prune) to prune"]
+        out += "Plan: " + parts.joined(separator: ", ") + ". "
+        out += "\(DockerUnits.humanSize(s.downloadBytes)) to download, \(DockerUnits.humanSize(s.reclaimBytes)) to reclaim."
+        if s.failed > 0 { out += " " + paint("\(s.failed) failed.", "31") }
+        return out + "\n"
+    }
+
+    static func familiar(_ s: String) -> String { (try? Reference(parsing: s).familiarString) ?? s }
+    static func short(_ d: Digest?) -> String { d.map { "\($0.algorithm.rawValue):\($0.short)" } ?? "(unresolved)" }
+
+    static func line(_ a: Action, paint: (String, String) -> String) -> String {
+        let ref = a.reference.map(familiar) ?? ""
+        switch a.kind {
+        case .pull:
+            var s = paint("+ pull   ", "32") + " \(ref)  \(short(a.image))"
+            if let p = a.platform { s += "  \(p)" }
+            if let b = a.downloadBytes { s += "  \(DockerUnits.humanSize(b))" }
+            if let r = a.reason { s += "  (\(r))" }
+            return s
+        case .update:
+            var s = paint("~ update ", "33") + " \(ref)  \(short(a.oldImage)) -> \(short(a.image))"
+            if let b = a.downloadBytes { s += "  \(DockerUnits.humanSize(b))" }
+            if let f = a.oldImageFate { s += "  (old image: \(fateText(f)))" }
+            return s
+        case .untag:
+            return paint("- untag  ", "31") + " \(ref)  \(short(a.image))"
+        case .remove, .prune:
+            let verb = a.kind == .remove ? "- remove " : "- prune  "
+            var s = paint(verb, "31") + " \(short(a.imageID ?? a.image))"
+            if let t = a.previousTags, !t.isEmpty { s += "  (was \(t.map(familiar).joined(separator: ", ")))" }
+            if let b = a.reclaimBytes { s += "  \(DockerUnits.humanSize(b))" }
+            return s
+        case .protected:
+            return paint("! protect", "36") + " \(short(a.imageID ?? a.image))" + (a.reference.map { " \(familiar($0))" } ?? "") + "  (\(a.reason ?? "protected"))"
+        case .failed:
+            return paint("x failed ", "31") + " \(ref)  \(a.reason ?? "")"
+        case .keep:
+            return "  keep    \(ref)"
+        }
+    }
+
+    static func fateText(_ f: Action.Fate) -> String {
+        switch f {
+        case .stillTagged: return "still tagged"
+        case .keptForRollback: return "dangling, kept for rollback"
+        case .pruned: return "dangling, pruned"
+        case .dangling: return "dangling, kept"
+        case .removed: return "removed"
+        case .protected: return "dangling, protected"
+        }
+    }
+}

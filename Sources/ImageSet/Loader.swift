@@ -1,0 +1,94 @@
+import Foundation
+import Yams
+
+extension ImageSet {
+    /// Reads and validates the manifest at `path`. Refuses, before parsing, files larger than
+    /// `ManifestLimits.maxBytes` and files that are not UTF-8 (a UTF-8 byte-order mark is allowed).
+    /// Throws `ImageSetError` listing every problem found, each with `path:line:column`.
+    public static func load(path: String) throws -> ImageSet {
+        func refuse(_ message: String, hint: String? = nil, line: Int = 0, column: Int = 0) -> ImageSetError {
+            ImageSetError(diagnostics: [Diagnostic(file: path, line: line, column: column, message: message, hint: hint)])
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw refuse("no such file", hint: "create it, or give the path of the manifest")
+        }
+        guard !isDirectory.boolValue else { throw refuse("is a directory, not a manifest") }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw refuse("cannot open the file", hint: "check its permissions")
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            // Read one byte past the limit, so a file that grows or lies about its size is caught too.
+            data = try handle.read(upToCount: ManifestLimits.maxBytes + 1) ?? Data()
+        } catch {
+            throw refuse("cannot read the file: \(error.localizedDescription)")
+        }
+        if data.count > ManifestLimits.maxBytes {
+            throw refuse("the file is larger than \(ManifestLimits.maxBytes >> 20) MiB", hint: "a manifest is a few kilobytes; is this the right file?")
+        }
+        return try parse(decodeUTF8(data, file: path), file: path)
+    }
+
+    /// Parses and validates manifest text; `file` names it in diagnostics and becomes `source`.
+    /// Throws `ImageSetError` listing every problem found, in document order.
+    public static func parse(_ text: String, file: String) throws -> ImageSet {
+        if text.utf8.count > ManifestLimits.maxBytes {
+            throw ImageSetError(diagnostics: [Diagnostic(file: file, line: 0, column: 0,
+                message: "the file is larger than \(ManifestLimits.maxBytes >> 20) MiB",
+                hint: "a manifest is a few kilobytes; is this the right file?")])
+        }
+        var text = text
+        if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
+        let document = try SafeCompose.compose(text, file: file)
+        var reader = ManifestReader(file: file, renamedKeys: document.renamedKeys)
+        let set = reader.read(document.root)
+        guard let set, reader.diagnostics.isEmpty else {
+            throw ImageSetError(diagnostics: ordered(reader.diagnostics))
+        }
+        return set
+    }
+
+    /// Document order; the same problem reached twice (through an alias or merge) reported once.
+    static func ordered(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        var seen = Set<Diagnostic>()
+        let unique = diagnostics.filter { seen.insert($0).inserted }
+        return unique.enumerated()
+            .sorted { ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset) }
+            .map(\.element)
+    }
+
+    /// The text of `data`, or an error at the first byte that is not UTF-8.
+    static func decodeUTF8(_ data: Data, file: String) throws -> String {
+        let bytes = [UInt8](data)
+        if bytes.starts(with: [0xFE, 0xFF]) || bytes.starts(with: [0xFF, 0xFE]) {
+            throw ImageSetError(diagnostics: [Diagnostic(file: file, line: 1, column: 1,
+                message: "the file is UTF-16; berth reads UTF-8", hint: "convert it, e.g. iconv -f UTF-16 -t UTF-8")])
+        }
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        var decoder = UTF8()
+        var iterator = bytes.makeIterator()
+        var line = 1, column = 1, offset = 0, previousWasCR = false
+        loop: while true {
+            let before = offset
+            switch decoder.decode(&iterator) {
+            case let .scalarValue(scalar):
+                offset += UTF8.width(scalar)
+                switch scalar {
+                case "\n" where previousWasCR: break
+                case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}": line += 1; column = 1
+                default: column += 1
+                }
+                previousWasCR = scalar == "\r"
+            case .emptyInput:
+                break loop
+            case .error:
+                let byte = before < bytes.count ? String(format: "0x%02X", bytes[before]) : "?"
+                throw ImageSetError(diagnostics: [Diagnostic(file: file, line: line, column: column,
+                    message: "the file is not valid UTF-8 (byte \(byte) at offset \(before))", hint: "save the manifest as UTF-8")])
+            }
+        }
+        throw ImageSetError(diagnostics: [Diagnostic(file: file, line: 0, column: 0, message: "the file is not valid UTF-8")])
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import ImageSet
+import OCI
+import Registry
+import Store
+
+/// The few store calls the executor makes (a store converged by berth implements these).
+public protocol ConvergingStore: AnyObject {
+    var storeName: String { get }
+    func observe() throws -> Observed
+    /// Fetches `source` (a digest reference, possibly on a mirror) and points `ref` at it.
+    func pullImage(_ ref: Reference, from source: Reference, using registry: RegistryClient, platform: Platform, parallel: Int, run: String,
+                   events: @escaping (PullEvent) -> Void) throws -> PullResult
+    /// Removes `ref` from the image it names, recording it in the ledger.
+    func untagImage(_ ref: Reference, run: String) throws
+    /// Deletes an image that has no tag left. Returns false if it gained a tag meanwhile.
+    func removeImage(_ digest: Digest, run: String) throws -> Bool
+    /// Deletes blobs nothing references; returns bytes freed.
+    func collectGarbage() throws -> Int64
+}
+
+public enum ApplyError: Error, CustomStringConvertible {
+    case stalePlan(String)
+    case unresolved(String)
+    public var description: String {
+        switch self {
+        case .stalePlan(let what):
+            return "the saved plan is stale: the store changed since it was made (\(what)). Run 'berth plan' again"
+        case .unresolved(let ref):
+            return "the saved plan has no digest for \(ref) (it was made --offline); plan online to apply it"
+        }
+    }
+}
+
+public struct ActionResult: Codable, Sendable {
+    public enum Status: String, Codable, Sendable { case done, failed, skipped }
+    public var action: Action
+    public var status: Status
+    public var error: String?
+    public var bytes: Int64
+}
+
+public struct ApplyReport: Codable, Sendable {
+    public var run: String
+    public var results: [ActionResult]
+    public var pulled = 0, updated = 0, untagged = 0, removed = 0, pruned = 0, failed = 0, skipped = 0
+    public var downloadedBytes: Int64 = 0
+    public var reclaimedBytes: Int64 = 0
+    public var seconds: Double = 0
+    public var changed: Bool { pulled + updated + untagged + removed + pruned > 0 }
+    public init(run: String, results: [ActionResult]) {
+        self.run = run
+        self.results = results
+    }
+}
+
+public enum ApplyEvent: Sendable {
+    case actionStarted(Action)
+    case actionFinished(ActionResult)
+    case pull(Reference, PullEvent)
+}
+
+/// Applies a plan, doing only what it says, by digest.
+///
+/// Order: pulls and updates (concurrently, each verified and then tagged atomically), then
+/// untags, then removals and prunes, then blob GC. One failed action does not stop the others;
+/// each is reported done, failed or skipped. A saved plan whose store changed is refused.
+public struct Executor {
+    public var store: ConvergingStore
+    public var registry: RegistryClient
+    public var settings: [String: RegistrySettings]
+    public var parallel: Int
+    public var layerParallel: Int
+
+    public init(store: ConvergingStore, registry: RegistryClient, settings: [String: RegistrySettings], parallel: Int = 3, layerParallel: Int = 3) {
+        self.store = store
+        self.registry = registry
+        self.settings = settings
+        self.parallel = parallel
+        self.layerParallel = layerParallel
+    }
+
+    public func apply(_ plan: Plan, run: String = UUID().uuidString.lowercased(), events: @escaping (ApplyEvent) -> Void = { _ in }) throws -> ApplyReport {
+        let started = Date()
+        let observed = try store.observe()
+        if observed.fingerprint != plan.storeFingerprint {
+            throw ApplyError.stalePlan("planned against \(plan.storeFingerprint.prefix(19))…, the store is now \(observed.fingerprint.prefix(19))…")
+        }
+        var report = ApplyReport(run: run, results: [])
+        let lock = NSLock()
+        func record(_ r: ActionResult) {
+            lock.lock(); report.results.append(r); lock.unlock()
+            events(.actionFinished(r))
+        }
+
+        // 1. Pulls and updates.
+        let fetches = plan.actions.filter { $0.kind == .pull || $0.kind == .update }
+        _ = parallelForEach(fetches, width: parallel) { action in
+            events(.actionStarted(action))
+            do {
+                let bytes = try self.fetch(action, run: run, events: events)
+                record(ActionResult(action: action, status: .done, error: nil, bytes: bytes))
+            } catch {
+                record(ActionResult(action: action, status: .failed, error: "\(error)", bytes: 0))
+            }
+        }
+        // 2. Untags, 3. removals and prunes: sequential, cheap.
+        for action in plan.actions where action.kind == .untag {
+            events(.actionStarted(action))
+            do {
+                try store.untagImage(try Reference(parsing: action.reference ?? ""), run: run)
+                record(ActionResult(action: action, status: .done, error: nil, bytes: 0))
+            } catch {
+                record(ActionResult(action: action, status: .failed, error: "\(error)", bytes: 0))
+            }
+        }
+        for action in plan.actions where action.kind == .remove || action.kind == .prune {
+            events(.actionStarted(action))
+            guard let digest = action.image else { continue }
+            do {
+                if try store.removeImage(digest, run: run) {
+                    record(ActionResult(action: action, status: .done, error: nil, bytes: action.reclaimBytes ?? 0))
+                } else {
+                    record(ActionResult(action: action, status: .skipped, error: "the image gained a tag since the plan", bytes: 0))
+                }
+            } catch {
+                record(ActionResult(action: action, status: .failed, error: "\(error)", bytes: 0))
+            }
+        }
+        for action in plan.actions where action.kind == .failed {
+            record(ActionResult(action: action, status: .failed, error: action.reason, bytes: 0))
+        }
+        report.reclaimedBytes = try store.collectGarbage()
+
+        for r in report.results {
+            switch (r.status, r.action.kind) {
+            case (.done, .pull): report.pulled += 1; report.downloadedBytes += r.bytes
+            case (.done, .update): report.updated += 1; report.downloadedBytes += r.bytes
+            case (.done, .untag): report.untagged += 1
+            case (.done, .remove): report.removed += 1
+            case (.done, .prune): report.pruned += 1
+            case (.failed, _): report.failed += 1
+            case (.skipped, _): report.skipped += 1
+            default: break
+            }
+        }
+        report.results.sort { Action.sortKey($0.action, $1.action) }
+        report.seconds = Date().timeIntervalSince(started)
+        return report
+    }
+
+    /// Pulls what the action names, by its digest, trying mirrors first.
+    func fetch(_ action: Action, run: String, events: @escaping (ApplyEvent) -> Void) throws -> Int64 {
+        let ref = try Reference(parsing: action.reference ?? "")
+        let platform = try action.platform.map(Platform.init(parsing:)) ?? .host
+        let wanted = action.pullDigest.map { ref.withDigest($0) } ?? ref
+        var lastError: Error = ApplyError.unresolved(ref.description)
+        for source in MirrorRouting.candidates(for: wanted, settings: settings[ref.domain]) {
+            do {
+                let result = try store.pullImage(ref, from: source, using: registry, platform: platform, parallel: layerParallel, run: run) { e in
+                    events(.pull(ref, e))
+                }
+                if let expected = action.image, result.manifest != expected {
+                    throw ApplyError.stalePlan("\(ref.familiarString) resolved to \(result.manifest), the plan says \(expected)")
+                }
+                return result.bytesDownloaded
+            } catch let e as ApplyError {
+                throw e
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+}
+
+extension LayoutStore: ConvergingStore {
+    public var storeName: String { root.path }
+
+    public func pullImage(_ ref: Reference, from source: Reference, using registry: RegistryClient, platform: Platform, parallel: Int, run: String,
+                          events: @escaping (PullEvent) -> Void) throws -> PullResult {
+        try pull(ref, from: source, using: registry,
+                        options: PullOptions(platform: platform, maxConcurrentDownloads: parallel, cause: "apply", run: run), events: events)
+    }
+
+    public func untagImage(_ ref: Reference, run: String) throws {
+        let now = Date()
+        try update { index, state in
+            guard let d = index.untag(ref) else { return }
+            state.ledger.append(LedgerEntry(image: d, imageID: state.record(d)?.configDigest ?? d, reference: ref.description,
+                                            movedTo: nil, at: now, cause: "apply", run: run))
+        }
+    }
+
+    public func removeImage(_ digest: Digest, run: String) throws -> Bool {
+        try update { index, state in
+            guard index.tags(of: digest).isEmpty else { return false }
+            index.remove(digest)
+            state.images[digest.description] = nil
+            return true
+        }
+    }
+
+    public func collectGarbage() throws -> Int64 { try collectGarbage(dryRun: false).bytes }
+}

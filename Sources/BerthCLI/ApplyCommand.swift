@@ -33,6 +33,8 @@ struct ApplyCommand: ParsableCommand {
     @Option(name: .customLong("log-format"), help: "text or json (one JSON event per line).") var logFormat: OutputFormat = .text
     @Option(name: .customLong("output"), help: "text or json (the result as one document).") var output: OutputFormat = .text
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when changes were made.") var detailedExitcode = false
+    @Option(name: .customLong("metrics-file"), help: ArgumentHelp("Write Prometheus text metrics here after the run (atomically).", valueName: "path"))
+    var metricsFile: String?
 
     func validate() throws {
         guard parallel >= 1, layers >= 1 else { throw ValidationError("--parallel and --max-concurrent-downloads must be at least 1") }
@@ -62,12 +64,14 @@ struct ApplyCommand: ParsableCommand {
             plan = try Planning.makePlan(set, store: store, registry: registry, offline: manifest.offline)
         }
         let json = logFormat == .json || output == .json
+        let started = Date()
+        var report = ApplyReport(run: UUID().uuidString.lowercased(), results: [])
         if !plan.hasChanges && plan.summary.failed == 0 {
-            if output == .json {
-                Out.print(String(decoding: try Plan.encoder.encode(ApplyReport(run: "", results: [])), as: UTF8.self))
-            } else if !quiet && !json {
-                Out.write(PlanText.render(plan, color: Terminal.colorAllowed))
-            }
+            if !quiet && !json { Out.write(PlanText.render(plan, color: Terminal.colorAllowed)) }
+            report.seconds = Date().timeIntervalSince(started)
+            try store.recordRun(report.record(startedAt: started))
+            if let metricsFile { try Metrics.write(to: metricsFile, runs: try store.recentRuns()) }
+            if output == .json { Out.print(String(decoding: try Plan.encoder.encode(report), as: UTF8.self)) }
             return
         }
         if !json { Out.write(PlanText.render(plan, color: Terminal.colorAllowed)) }
@@ -85,7 +89,22 @@ struct ApplyCommand: ParsableCommand {
         }
         let progress = ApplyProgress(json: logFormat == .json, silent: output == .json)
         let executor = Executor(store: store, registry: registry, settings: settings, parallel: parallel, layerParallel: layers)
-        let report = try executor.apply(plan, events: progress.handle)
+        Interrupts.install()
+        do {
+            report = try executor.apply(plan, run: report.run, events: progress.handle)
+        } catch {
+            try? store.recordRun(RunRecord(id: report.run, startedAt: started, seconds: Date().timeIntervalSince(started), ok: false,
+                                           pulled: 0, updated: 0, untagged: 0, removed: 0, pruned: 0, failed: 0, downloadedBytes: 0,
+                                           reclaimedBytes: 0, errors: ["\(error)"]))
+            if let metricsFile { try? Metrics.write(to: metricsFile, runs: try store.recentRuns()) }
+            throw error
+        }
+        try store.recordRun(report.record(startedAt: started))
+        if let metricsFile { try Metrics.write(to: metricsFile, runs: try store.recentRuns()) }
+        if Interrupts.received != 0 {
+            Out.error("Interrupted: finished what was safe to finish; nothing partial was committed.")
+            throw Failure(status: 128 + Interrupts.received)
+        }
         if output == .json {
             Out.print(String(decoding: try Plan.encoder.encode(report), as: UTF8.self))
         } else if logFormat != .json {

@@ -17,6 +17,19 @@ public protocol ConvergingStore: AnyObject {
     func removeImage(_ digest: Digest, run: String) throws -> Bool
     /// Deletes blobs nothing references; returns bytes freed.
     func collectGarbage() throws -> Int64
+    /// Keeps the outcome of a run (for `berth status` and metrics).
+    func recordRun(_ run: RunRecord) throws
+    /// The most recent runs, oldest first.
+    func recentRuns() throws -> [RunRecord]
+}
+
+extension ApplyReport {
+    /// This report as a run record.
+    public func record(startedAt: Date) -> RunRecord {
+        RunRecord(id: run, startedAt: startedAt, seconds: seconds, ok: failed == 0, pulled: pulled, updated: updated,
+                  untagged: untagged, removed: removed, pruned: pruned, failed: failed, downloadedBytes: downloadedBytes,
+                  reclaimedBytes: reclaimedBytes, errors: results.compactMap { r in r.status == .failed ? r.error : nil })
+    }
 }
 
 public enum ApplyError: Error, CustomStringConvertible {
@@ -202,4 +215,6 @@ extension LayoutStore: ConvergingStore {
     }
 
     public func collectGarbage() throws -> Int64 { try collectGarbage(dryRun: false).bytes }
+
+    public func recentRuns() throws -> [RunRecord] { try readState().runs }
 }

@@ -5,8 +5,8 @@ import Glibc
 
 /// Durable file replacement: temp file in the same directory, write, fsync, rename, fsync the
 /// directory. Readers see the old content or the new, never a mix.
-enum Durable {
-    static func write(_ data: Data, to url: URL) throws {
+public enum Durable {
+    public static func write(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

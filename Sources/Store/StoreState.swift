@@ -54,14 +54,66 @@ public struct LedgerEntry: Codable, Sendable, Equatable {
     }
 }
 
+/// The outcome of one apply/converge run, kept for `berth status` and metrics.
+public struct RunRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var startedAt: Date
+    public var seconds: Double
+    public var ok: Bool
+    public var pulled: Int
+    public var updated: Int
+    public var untagged: Int
+    public var removed: Int
+    public var pruned: Int
+    public var failed: Int
+    public var downloadedBytes: Int64
+    public var reclaimedBytes: Int64
+    public var errors: [String]
+
+    public init(id: String, startedAt: Date, seconds: Double, ok: Bool, pulled: Int, updated: Int, untagged: Int, removed: Int,
+                pruned: Int, failed: Int, downloadedBytes: Int64, reclaimedBytes: Int64, errors: [String]) {
+        self.id = id
+        self.startedAt = startedAt
+        self.seconds = seconds
+        self.ok = ok
+        self.pulled = pulled
+        self.updated = updated
+        self.untagged = untagged
+        self.removed = removed
+        self.pruned = pruned
+        self.failed = failed
+        self.downloadedBytes = downloadedBytes
+        self.reclaimedBytes = reclaimedBytes
+        self.errors = errors
+    }
+}
+
 /// berth's own file beside the layout (`berth/state.json`), replaced durably as a whole.
 public struct StoreState: Codable, Sendable {
     public var version: Int = 1
     public var images: [String: ImageRecord] = [:]
     public var layers: [String: LayerFacts] = [:]
     public var ledger: [LedgerEntry] = []
+    /// The most recent runs, oldest first (bounded by `maxRuns`).
+    public var runs: [RunRecord] = []
+    public static let maxRuns = 100
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey { case version, images, layers, ledger, runs }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 1
+        images = try c.decodeIfPresent([String: ImageRecord].self, forKey: .images) ?? [:]
+        layers = try c.decodeIfPresent([String: LayerFacts].self, forKey: .layers) ?? [:]
+        ledger = try c.decodeIfPresent([LedgerEntry].self, forKey: .ledger) ?? []
+        runs = try c.decodeIfPresent([RunRecord].self, forKey: .runs) ?? []
+    }
+
+    public mutating func append(run: RunRecord) {
+        runs.append(run)
+        if runs.count > StoreState.maxRuns { runs.removeFirst(runs.count - StoreState.maxRuns) }
+    }
 
     public func record(_ d: Digest) -> ImageRecord? { images[d.description] }
     public func layer(_ d: Digest) -> LayerFacts? { layers[d.description] }

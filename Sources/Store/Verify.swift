@@ -1,0 +1,152 @@
+import Foundation
+import OCI
+
+/// The findings of `berth store verify` (fsck).
+public struct VerifyReport: Sendable {
+    public enum Problem: Sendable, Equatable, CustomStringConvertible {
+        /// A blob whose content does not hash to its name, or whose size differs from a descriptor.
+        case corruptBlob(Digest, String)
+        /// An index entry or manifest names a blob that is not there.
+        case missingBlob(Digest, referencedBy: String)
+        /// A file under blobs/ that is not a valid digest name.
+        case strayFile(String)
+        /// A blob nothing references (harmless; GC removes it).
+        case unreferencedBlob(Digest, Int64)
+        /// A leftover download in the ingest area (harmless; removed on the next write).
+        case ingestLeftover(String)
+        /// A manifest or config that does not parse.
+        case unreadable(Digest, String)
+        /// berth's record for an image absent from the index (harmless).
+        case orphanRecord(Digest)
+
+        public var description: String {
+            switch self {
+            case .corruptBlob(let d, let why): return "corrupt blob \(d): \(why)"
+            case .missingBlob(let d, let by): return "missing blob \(d), referenced by \(by)"
+            case .strayFile(let p): return "stray file \(p)"
+            case .unreferencedBlob(let d, let n): return "unreferenced blob \(d) (\(n) bytes)"
+            case .ingestLeftover(let n): return "leftover ingest file \(n)"
+            case .unreadable(let d, let why): return "unreadable \(d): \(why)"
+            case .orphanRecord(let d): return "record for absent image \(d)"
+            }
+        }
+
+        /// Problems that make the store invalid (rather than merely untidy).
+        public var isDamage: Bool {
+            switch self {
+            case .corruptBlob, .missingBlob, .unreadable: return true
+            case .strayFile, .unreferencedBlob, .ingestLeftover, .orphanRecord: return false
+            }
+        }
+    }
+
+    public var problems: [Problem]
+    public var blobsChecked: Int
+    public var bytesChecked: Int64
+    public var images: Int
+    public var repaired: [String]
+    public var ok: Bool { !problems.contains { $0.isDamage } }
+}
+
+extension LayoutStore {
+    /// Checks every blob's digest and size, that every index entry and every manifest's
+    /// config and layers resolve, and reports leftovers. With `repair` (the caller holds the
+    /// lock) it removes what is safe to remove: corrupt blobs, images whose blobs are missing
+    /// or corrupt (their tags are recorded in the ledger), stray and ingest files, orphan
+    /// records, unreferenced blobs. A later pull restores removed images.
+    public func verify(repair: Bool) throws -> VerifyReport {
+        var problems: [VerifyReport.Problem] = []
+        var repaired: [String] = []
+        let fm = FileManager.default
+        var sizes: [Digest: Int64] = [:]
+        var bad = Set<Digest>()
+        var bytes: Int64 = 0
+        for algo in ["sha256", "sha512"] {
+            let dir = blobsDir.appendingPathComponent(algo)
+            for name in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] {
+                let path = dir.appendingPathComponent(name).path
+                guard let d = try? Digest(parsing: "\(algo):\(name)") else {
+                    problems.append(.strayFile("blobs/\(algo)/\(name)"))
+                    if repair { try? fm.removeItem(atPath: path); repaired.append("removed blobs/\(algo)/\(name)") }
+                    continue
+                }
+                guard let h = FileHandle(forReadingAtPath: path) else { problems.append(.corruptBlob(d, "cannot be read")); bad.insert(d); continue }
+                var digester = StreamDigester(d.algorithm)
+                while let chunk = try? h.read(upToCount: 1 << 20), !chunk.isEmpty { digester.update(chunk) }
+                try? h.close()
+                sizes[d] = digester.count
+                bytes += digester.count
+                if digester.finalize() != d {
+                    problems.append(.corruptBlob(d, "content hashes to \(digester.finalize())"))
+                    bad.insert(d)
+                }
+            }
+        }
+        for name in (try? fm.contentsOfDirectory(atPath: ingestDir.path)) ?? [] { problems.append(.ingestLeftover(name)) }
+
+        let index = try readIndex()
+        let state = try readState()
+        var referenced = Set<Digest>()
+        var brokenImages = Set<Digest>()
+        for desc in index.manifests {
+            let who = desc.refName ?? "untagged image \(desc.digest.short)"
+            referenced.insert(desc.digest)
+            func need(_ d: Digest, _ expected: Int64?, _ what: String) {
+                referenced.insert(d)
+                guard let size = sizes[d] else {
+                    if !problems.contains(.missingBlob(d, referencedBy: what)) { problems.append(.missingBlob(d, referencedBy: what)) }
+                    brokenImages.insert(desc.digest)
+                    return
+                }
+                if bad.contains(d) { brokenImages.insert(desc.digest) }
+                if let expected, expected >= 0, expected != size {
+                    problems.append(.corruptBlob(d, "\(size) bytes, but \(what) says \(expected)"))
+                    bad.insert(d)
+                    brokenImages.insert(desc.digest)
+                }
+            }
+            need(desc.digest, desc.size, who)
+            guard sizes[desc.digest] != nil, !bad.contains(desc.digest) else { continue }
+            do {
+                let m = try readManifest(desc.digest)
+                need(m.config.digest, m.config.size, "\(who) (config)")
+                for l in m.layers { need(l.digest, l.size, "\(who) (layer)") }
+            } catch {
+                problems.append(.unreadable(desc.digest, "\(error)"))
+                brokenImages.insert(desc.digest)
+            }
+        }
+        for (d, size) in sizes.sorted(by: { $0.key < $1.key }) where !referenced.contains(d) && !bad.contains(d) {
+            problems.append(.unreferencedBlob(d, size))
+        }
+        let present = Set(index.imageDigests.map(\.description))
+        for key in state.images.keys.sorted() where !present.contains(key) {
+            if let d = try? Digest(parsing: key) { problems.append(.orphanRecord(d)) }
+        }
+
+        if repair {
+            let now = Date()
+            try update { index, state in
+                for d in brokenImages.sorted() {
+                    for t in index.tags(of: d) {
+                        state.ledger.append(LedgerEntry(image: d, imageID: state.record(d)?.configDigest ?? d, reference: t.description,
+                                                        movedTo: nil, at: now, cause: "repair", run: nil))
+                    }
+                    index.remove(d)
+                    state.images[d.description] = nil
+                    repaired.append("removed damaged image \(d) (pull it again)")
+                }
+                let broken = Set(brokenImages.map(\.description))
+                state.images = state.images.filter { present.contains($0.key) && !broken.contains($0.key) }
+            }
+            for d in bad.sorted() {
+                try? fm.removeItem(at: blobURL(d))
+                repaired.append("removed corrupt blob \(d)")
+            }
+            for name in sweepIngest() { repaired.append("removed ingest leftover \(name)") }
+            let collected = try collectGarbage()
+            if !collected.blobs.isEmpty { repaired.append("collected \(collected.blobs.count) unreferenced blobs (\(collected.bytes) bytes)") }
+        }
+        return VerifyReport(problems: problems, blobsChecked: sizes.count, bytesChecked: bytes, images: index.imageDigests.count, repaired: repaired)
+    }
+}

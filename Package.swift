@@ -36,7 +36,7 @@ let package = Package(
         // Docker-compatible text: Go templates, units, relative times, filters (pure).
         .target(name: "Render"),
         .target(name: "BerthCLI", dependencies: [
-            "OCI", "Registry", "Store", "Transport", // TEMP: "Reconcile", "Render", "ImageSet",
+            "OCI", "Registry", "Store", "Transport", "Reconcile", "Render", "ImageSet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -47,12 +47,17 @@ let package = Package(
             "OCI", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Tests/Support"),
+        // Starts test peers and seeds registries from the command line (scripts, benchmarks).
+        .executableTarget(name: "berth-testbed", dependencies: ["TestSupport"]),
 
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
+        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "ImageSet", "Store", "OCI"]),
         .testTarget(name: "RenderTests", dependencies: ["Render"]),
         .testTarget(name: "ImageSetTests", dependencies: ["ImageSet", "OCI"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Transport", "OCI", "TestSupport"]),
+        // Pure parts of Transport/Registry/Store: parsers, index edits, tar and gzip streams.
+        .testTarget(name: "UnitTests", dependencies: ["Registry", "Store", "Transport", "OCI", "CZlib"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Store", "Registry", "OCI", "TestSupport", "BerthCLI"]),
+        .testTarget(name: "TestSupportTests", dependencies: ["TestSupport", "OCI"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -24,6 +24,7 @@ struct ApplyCommand: ParsableCommand {
           berth apply plan.json --yes
         """)
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var engine: EngineOptions
     @OptionGroup var manifest: ManifestOptions
     @Argument(help: ArgumentHelp("A plan saved by 'berth plan -o'.", valueName: "plan.json")) var planFile: String?
     @Flag(name: [.short, .long], help: "Apply without asking.") var yes = false
@@ -41,8 +42,8 @@ struct ApplyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try LayoutStore(path: storeOptions.path)
-        let lock = try store.lock(timeout: storeOptions.effectiveLockTimeout)
+        let store = try StoreFactory.open(storeOptions, engine)
+        let lock = try StoreFactory.lock(store, timeout: storeOptions.effectiveLockTimeout)
         defer { lock.release() }
         let plan: Plan
         let registry: RegistryClient

@@ -7,7 +7,7 @@ import Store
 struct Image: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage images in the store (docker's image verbs).",
-        subcommands: [Pull.self, List.self, Remove.self, Tag.self]
+        subcommands: [Pull.self, List.self, Inspect.self, Remove.self, Tag.self, Prune.self]
     )
 }
 

@@ -85,6 +85,7 @@ struct PlanCommand: ParsableCommand {
           berth plan -f images.yaml -o plan.json && berth apply plan.json --yes
         """)
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var engine: EngineOptions
     @OptionGroup var manifest: ManifestOptions
     @Option(name: .customLong("output"), help: "text or json.") var format: OutputFormat = .text
     @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Save the plan (with the store fingerprint and exact digests) for 'berth apply FILE'.", valueName: "plan.json"))
@@ -93,7 +94,7 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let set = try Planning.load(manifest.file)
-        let store = try LayoutStore(path: storeOptions.path)
+        let store = try StoreFactory.open(storeOptions, engine)
         let plan = try Planning.makePlan(set, store: store, registry: try Planning.registryClient(for: set), offline: manifest.offline)
         if let out {
             try Plan.encoder.encode(plan).write(to: URL(fileURLWithPath: out), options: .atomic)

@@ -15,7 +15,7 @@ public struct BerthCommand: ParsableCommand {
           berth image ls --filter dangling=true
         """,
         version: BerthVersion.string,
-        subcommands: [PlanCommand.self, ApplyCommand.self, Validate.self, Converge.self, Status.self, Rollback.self, StoreCommand.self, Image.self, Images.self, Rmi.self]
+        subcommands: [PlanCommand.self, ApplyCommand.self, Validate.self, Converge.self, Status.self, Rollback.self, StoreCommand.self, Image.self, Images.self, Rmi.self, ManifestCommand.self, SystemCommand.self]
     )
     public init() {}
 

@@ -81,6 +81,9 @@ public enum ManifestKind: Equatable, Sendable {
         }
         if probe.schemaVersion == 1 || probe.fsLayers != nil { throw ManifestError.schema1 }
         if let m = probe.mediaType, MediaType.isSchema1(m) { throw ManifestError.schema1 }
+        if let key = DuplicateKeys.first(in: data) {
+            throw ManifestError.malformed("the key \"\(key.prefix(100))\" appears twice in one object; readers disagree on which one counts, so the document is refused")
+        }
         let isIndex = probe.manifests != nil
         let isImage = probe.layers != nil || probe.config != nil
         if isIndex && isImage { throw ManifestError.malformed("the document has both 'manifests' and 'layers'") }
@@ -109,5 +112,34 @@ public enum ManifestError: Error, CustomStringConvertible, Equatable {
         case .noMatchingPlatform(let wanted, let offered):
             return "no image for platform \(wanted) in the index; it offers: \(offered.isEmpty ? "(none)" : offered.joined(separator: ", "))"
         }
+    }
+}
+
+extension ImageManifest {
+    /// Docker schema 2 media types mapped to their OCI equivalents (the bytes they describe are
+    /// the same; only the labels differ).
+    public static func ociMediaType(for docker: String) -> String {
+        switch docker {
+        case MediaType.dockerManifest: return MediaType.ociManifest
+        case MediaType.dockerConfig: return MediaType.ociConfig
+        case MediaType.dockerLayerGzip: return MediaType.ociLayerGzip
+        case MediaType.dockerForeignLayerGzip: return MediaType.ociLayerNondistributableGzip
+        case "application/vnd.docker.image.rootfs.diff.tar": return MediaType.ociLayer
+        default: return docker
+        }
+    }
+
+    /// This manifest with OCI media types, as canonical JSON (sorted keys), and its digest.
+    /// Config and layer digests are unchanged, so the image ID stays the same; only the
+    /// manifest digest differs (what `skopeo copy docker://… oci:…` does too).
+    public func convertedToOCI() throws -> (data: Data, digest: Digest) {
+        var m = self
+        m.mediaType = MediaType.ociManifest
+        m.config.mediaType = ImageManifest.ociMediaType(for: m.config.mediaType)
+        m.layers = m.layers.map { var l = $0; l.mediaType = ImageManifest.ociMediaType(for: l.mediaType); return l }
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try e.encode(m)
+        return (data, Digest.sha256(data))
     }
 }

@@ -173,7 +173,7 @@ public struct Executor {
                 let result = try store.pullImage(ref, from: source, using: registry, platform: platform, parallel: layerParallel, run: run) { e in
                     events(.pull(ref, e))
                 }
-                if let expected = action.image, result.manifest != expected {
+                if let expected = action.image, result.sourceManifest != expected, result.manifest != expected {
                     throw ApplyError.stalePlan("\(ref.familiarString) resolved to \(result.manifest), the plan says \(expected)")
                 }
                 return result.bytesDownloaded

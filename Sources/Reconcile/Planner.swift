@@ -114,13 +114,17 @@ public enum Planner {
                                           reason: "the registry serves \(remote.pullDigest) for this tag, but the manifest pins \(want.pin!)"))
                     continue
                 }
-                if let current, current.digest == remote.manifest {
+                // Same manifest, or the same image ID (Docker schema 2 is stored converted to OCI).
+                if let current, current.digest == remote.manifest || remote.id == current.id {
                     actions.append(Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id, pullDigest: remote.pullDigest, platform: remote.platform))
                     if ref.tag == nil { desiredDigests.insert(current.digest) }
                     continue
                 }
-                if byDigest[remote.manifest] == nil { incoming[remote.manifest] = remote }
-                if ref.tag == nil { desiredDigests.insert(remote.manifest) } else { finalTag[ref] = remote.manifest }
+                // The image may already be in the store under another tag (by digest or ID).
+                let present = observed.images.first { $0.digest == remote.manifest || $0.id == remote.id }
+                if present == nil { incoming[remote.manifest] = remote }
+                let target = present?.digest ?? remote.manifest
+                if ref.tag == nil { desiredDigests.insert(target) } else { finalTag[ref] = target }
                 if let current, ref.tag != nil {
                     actions.append(Action(kind: .update, reference: refText, image: remote.manifest, imageID: remote.id, pullDigest: remote.pullDigest,
                                           platform: remote.platform, oldImage: current.digest))

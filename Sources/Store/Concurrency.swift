@@ -5,21 +5,19 @@ import OCI
 /// libcurl). Returns the errors thrown, paired with their items; never stops early.
 public func parallelForEach<T>(_ items: [T], width: Int, _ body: @escaping (T) throws -> Void) -> [(T, Error)] {
     if items.isEmpty { return [] }
-    let lock = NSLock()
-    var next = 0
-    var errors: [(T, Error)] = []
+    let shared = WorkQueueState<T>()
     let group = DispatchGroup()
     for _ in 0..<max(1, min(width, items.count)) {
         group.enter()
         let t = Thread {
             while true {
-                lock.lock()
-                guard next < items.count else { lock.unlock(); break }
-                let item = items[next]
-                next += 1
-                lock.unlock()
+                shared.lock.lock()
+                guard shared.next < items.count else { shared.lock.unlock(); break }
+                let item = items[shared.next]
+                shared.next += 1
+                shared.lock.unlock()
                 do { try body(item) } catch {
-                    lock.lock(); errors.append((item, error)); lock.unlock()
+                    shared.lock.lock(); shared.errors.append((item, error)); shared.lock.unlock()
                 }
             }
             group.leave()
@@ -28,7 +26,13 @@ public func parallelForEach<T>(_ items: [T], width: Int, _ body: @escaping (T) t
         t.start()
     }
     group.wait()
-    return errors
+    return shared.errors
+}
+
+private final class WorkQueueState<T>: @unchecked Sendable {
+    let lock = NSLock()
+    var next = 0
+    var errors: [(T, Error)] = []
 }
 
 /// At most one in-flight execution per key; later callers wait for it and share its outcome.
@@ -62,4 +66,17 @@ final class SingleFlight: @unchecked Sendable {
         do { try body() } catch { f.error = error; throw error }
         return true
     }
+}
+
+/// Counted claims on blobs by in-flight pulls.
+final class BlobClaims: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [Digest: Int] = [:]
+    func claim(_ ds: [Digest]) { lock.lock(); for d in ds { counts[d, default: 0] += 1 }; lock.unlock() }
+    func release(_ ds: [Digest]) {
+        lock.lock()
+        for d in ds { counts[d, default: 1] -= 1; if counts[d] == 0 { counts[d] = nil } }
+        lock.unlock()
+    }
+    func isClaimed(_ d: Digest) -> Bool { lock.lock(); defer { lock.unlock() }; return counts[d] != nil }
 }

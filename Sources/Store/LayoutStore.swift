@@ -39,6 +39,9 @@ public final class LayoutStore: @unchecked Sendable {
     let mutex = NSLock()
     /// One download per blob at a time in this process, however many images need it.
     let blobFlights = SingleFlight()
+    /// Blobs that pulls in this process are about to publish: a failed pull's rollback leaves
+    /// them alone (another pull may be about to reference them).
+    let claims = BlobClaims()
 
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let s = environment["BERTH_STORE"], !s.isEmpty, s != "docker" { return s }

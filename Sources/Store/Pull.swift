@@ -31,6 +31,9 @@ public struct PullResult: Sendable {
     public var reference: Reference
     /// The image manifest stored.
     public var manifest: Digest
+    /// The manifest digest the registry served (differs from `manifest` for Docker schema 2,
+    /// which is stored with OCI media types).
+    public var sourceManifest: Digest
     /// The image ID (config digest).
     public var imageID: Digest
     /// The digest the reference resolved to (the index digest for a multi-platform tag).
@@ -57,21 +60,46 @@ public enum PullError: Error, CustomStringConvertible {
 
 extension LayoutStore {
     /// Pulls `ref` into the store: blobs verified and committed, then the record and the tag.
-    /// The caller holds the store lock. On failure nothing new is visible in the index.
+    /// The caller holds the store lock. On failure the store is as it was: nothing new in the
+    /// index or the state, and blobs this pull committed are removed again (unless another
+    /// pull in this process is about to use them).
+    ///
     /// `source` is where the bytes come from when not `ref`'s own registry (a mirror, or a
-    /// digest the plan fixed); the store records `ref`.
+    /// digest the plan fixed); the store records `ref`. Docker schema 2 manifests are stored
+    /// with OCI media types (same config and layers, so the same image ID).
     public func pull(_ ref: Reference, from source: Reference? = nil, using registry: RegistryClient, options: PullOptions = PullOptions(),
                      events: @escaping (PullEvent) -> Void = { _ in }) throws -> PullResult {
         let ref = ref.withDefaultTag()
         let source = source ?? ref
         let (pulledDigest, fetched, image) = try registry.resolveImage(source, platform: options.platform)
         events(.started(reference: ref, manifest: fetched.digest, layers: image.layers))
-        let repo = source.repository
 
+        var stored = (data: fetched.data, digest: fetched.digest, mediaType: fetched.mediaType)
+        if fetched.mediaType == MediaType.dockerManifest {
+            let converted = try image.convertedToOCI()
+            stored = (converted.data, converted.digest, MediaType.ociManifest)
+        }
+        let needed = [stored.digest, image.config.digest] + image.layers.map(\.digest)
+        claims.claim(needed)
+        defer { claims.release(needed) }
+        let committed = CommittedBlobs()
+        do {
+            return try pullClaimed(ref, source: source, registry: registry, options: options, events: events,
+                                   pulledDigest: pulledDigest, fetched: fetched, image: image, stored: stored, committed: committed)
+        } catch {
+            discardUnpublished(committed.all)
+            throw error
+        }
+    }
+
+    private func pullClaimed(_ ref: Reference, source: Reference, registry: RegistryClient, options: PullOptions,
+                             events: @escaping (PullEvent) -> Void, pulledDigest: Digest, fetched: FetchedManifest, image: ImageManifest,
+                             stored: (data: Data, digest: Digest, mediaType: String), committed: CommittedBlobs) throws -> PullResult {
+        let repo = source.repository
         // Config: small, fetched whole and verified.
         let configData: Data
         var metadataBytes: Int64 = 0
-        if !hasBlob(fetched.digest) { metadataBytes += Int64(fetched.data.count) }
+        if !hasBlob(stored.digest) { metadataBytes += Int64(fetched.data.count) }
         if hasBlob(image.config.digest) {
             configData = try readBlob(image.config.digest)
         } else {
@@ -83,6 +111,7 @@ extension LayoutStore {
             configData = sink.data
             metadataBytes += Int64(configData.count)
             try putBlob(configData, digest: image.config.digest)
+            committed.add(image.config.digest)
         }
         let config: ImageConfig
         do { config = try JSONDecoder().decode(ImageConfig.self, from: configData) } catch {
@@ -96,66 +125,88 @@ extension LayoutStore {
         // Layers: concurrent, one download per blob, each verified (digest, size, diff_id).
         var downloaded: Int64 = 0
         var count = 0
+        var facts: [Digest: LayerFacts] = [:]
         let tally = NSLock()
         var firstSeen = Set<Digest>()
         let unique = image.layers.enumerated().filter { firstSeen.insert($0.element.digest).inserted }
         for (_, l) in unique where !hasBlob(l.digest) { events(.layerWaiting(l.digest)) }
+        let known = try readState().layers
         let failures = parallelForEach(unique, width: options.maxConcurrentDownloads) { (i, layer) in
-            var did = false
+            var learned: LayerFacts?
             try self.blobFlights.run(layer.digest) {
                 if self.hasBlob(layer.digest) { return }
-                try self.ingestLayer(layer, diffID: diffIDs[i], from: repo, using: registry, events: events)
-                did = true
+                learned = try self.ingestLayer(layer, diffID: diffIDs[i], from: repo, using: registry, events: events)
+                committed.add(layer.digest)
             }
-            if did {
-                tally.lock(); downloaded += layer.size; count += 1; tally.unlock()
+            if committed.contains(layer.digest) {
+                tally.lock(); downloaded += layer.size; count += 1; if let learned { facts[layer.digest] = learned }; tally.unlock()
                 events(.layerComplete(layer.digest))
             } else {
-                try self.ensureLayerFacts(layer, diffID: diffIDs[i])
+                if known[layer.digest.description] == nil, let f = try self.inspectStoredLayer(layer) {
+                    tally.lock(); facts[layer.digest] = f; tally.unlock()
+                }
                 events(.layerExists(layer.digest))
             }
         }
         if let (item, error) = failures.first {
             throw PullError.layer(reference: ref.familiarString, digest: item.element.digest, underlying: error)
         }
-        try putBlob(fetched.data, digest: fetched.digest)
+        if !hasBlob(stored.digest) {
+            try putBlob(stored.data, digest: stored.digest)
+            committed.add(stored.digest)
+        }
         syncBlobDirectories()
 
-        // Publish: record first, then the index (tag move or dangling entry).
-        let descriptor = Descriptor(mediaType: fetched.mediaType, digest: fetched.digest, size: Int64(fetched.data.count),
+        // Publish: record and facts first, then the index (tag move or dangling entry).
+        let descriptor = Descriptor(mediaType: stored.mediaType, digest: stored.digest, size: Int64(stored.data.count),
                                     platform: Platform(os: config.os ?? options.platform.os, architecture: config.architecture ?? options.platform.architecture, variant: config.variant))
         let now = Date()
         let repoDigest = "\(ref.name)@\(pulledDigest)"
         let (previous, alreadyTagged) = try update { index, state -> (Digest?, Bool) in
-            var record = state.record(fetched.digest) ?? ImageRecord(
+            for (d, f) in facts { state.layers[d.description] = f }
+            var record = state.record(stored.digest) ?? ImageRecord(
                 configDigest: image.config.digest, pulledAt: now, source: ref.description, repoDigests: [],
                 created: config.created, labels: config.config?.Labels, platform: descriptor.platform)
+            if stored.digest != fetched.digest { record.sourceManifest = fetched.digest }
             if !record.repoDigests.contains(repoDigest) { record.repoDigests.append(repoDigest) }
             record.repoDigests.sort()
-            let wasTagged = ref.tag != nil && index.image(tagged: ref)?.digest == fetched.digest
+            let wasTagged = ref.tag != nil && index.image(tagged: ref)?.digest == stored.digest
             if !wasTagged { record.pulledAt = now; record.source = ref.description }
-            state.images[fetched.digest.description] = record
+            state.images[stored.digest.description] = record
             var previous: Digest?
             if ref.tag != nil {
                 previous = index.tag(ref, to: descriptor)
                 if let p = previous {
                     state.ledger.append(LedgerEntry(image: p, imageID: state.record(p)?.configDigest ?? p, reference: ref.description,
-                                                    movedTo: fetched.digest, at: now, cause: options.cause, run: options.run))
+                                                    movedTo: stored.digest, at: now, cause: options.cause, run: options.run))
                 }
             } else {
                 index.addDangling(descriptor)
             }
             return (previous, wasTagged)
         }
-        return PullResult(reference: ref, manifest: fetched.digest, imageID: image.config.digest, pulledDigest: pulledDigest,
-                          upToDate: count == 0 && (alreadyTagged || ref.tag == nil && previous == nil),
+        return PullResult(reference: ref, manifest: stored.digest, sourceManifest: fetched.digest, imageID: image.config.digest,
+                          pulledDigest: pulledDigest, upToDate: count == 0 && (alreadyTagged || ref.tag == nil && previous == nil),
                           bytesDownloaded: downloaded + metadataBytes, layersDownloaded: count, previous: previous)
     }
 
+    /// Removes blobs a failed pull committed, unless the index references them or another
+    /// in-flight pull claims them.
+    func discardUnpublished(_ blobs: [Digest]) {
+        guard !blobs.isEmpty else { return }
+        mutex.lock(); defer { mutex.unlock() }
+        guard let index = try? readIndex() else { return }
+        let live = reachable(from: index)
+        for d in blobs where !live.contains(d) && !claims.isClaimed(d) {
+            unlink(blobURL(d).path)
+        }
+    }
+
     /// Downloads one layer through the ingest area: digest and size verified by the registry
-    /// client, diff_id and file sizes learned by inflating on the fly.
+    /// client, diff_id and file sizes learned by inflating on the fly. A layer that does not
+    /// decompress is reported only after its digest checked out (a corrupt download says so).
     func ingestLayer(_ layer: Descriptor, diffID: Digest, from repo: Reference, using registry: RegistryClient,
-                     events: @escaping (PullEvent) -> Void) throws {
+                     events: @escaping (PullEvent) -> Void) throws -> LayerFacts? {
         let file = try newIngestFile(for: layer.digest)
         defer { file.discard() }
         let sink = try LayerSink(file: file, mediaType: layer.mediaType)
@@ -168,31 +219,36 @@ extension LayoutStore {
             }
         }
         events(.layerVerifying(layer.digest))
+        if let e = sink.inspectError { throw e }
         let facts = try sink.inspector.finish(layer: layer.digest)
         if let actual = facts?.diffID, actual != diffID {
             throw LayerError.diffIDMismatch(layer: layer.digest, expected: diffID, actual: actual)
         }
         try ensureAlgorithmDir(layer.digest)
         try file.commit(to: blobURL(layer.digest))
-        if let facts { try recordLayerFacts(layer.digest, facts) }
+        return facts
     }
 
-    /// Makes sure a present layer has its facts recorded (e.g. after an older berth, or a
-    /// blob that arrived with another image), reading the blob once if needed.
-    func ensureLayerFacts(_ layer: Descriptor, diffID: Digest) throws {
-        if (try readState()).layer(layer.digest) != nil { return }
+    /// Facts for a layer already in the store but unknown to the state (e.g. left by a pull
+    /// that was killed before publishing), read from the blob once.
+    func inspectStoredLayer(_ layer: Descriptor) throws -> LayerFacts? {
         let inspector = try LayerInspector(mediaType: layer.mediaType)
         guard let h = FileHandle(forReadingAtPath: blobURL(layer.digest).path) else { throw StoreError.missingBlob(layer.digest) }
         defer { try? h.close() }
         while let chunk = try h.read(upToCount: 1 << 20), !chunk.isEmpty {
             try chunk.withUnsafeBytes { try inspector.feed($0) }
         }
-        if let facts = try inspector.finish(layer: layer.digest) { try recordLayerFacts(layer.digest, facts) }
+        return try inspector.finish(layer: layer.digest)
     }
+}
 
-    func recordLayerFacts(_ d: Digest, _ facts: LayerFacts) throws {
-        try update { _, state in state.layers[d.description] = facts }
-    }
+/// The blobs one pull committed, for its rollback.
+final class CommittedBlobs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var digests: [Digest] = []
+    func add(_ d: Digest) { lock.lock(); digests.append(d); lock.unlock() }
+    func contains(_ d: Digest) -> Bool { lock.lock(); defer { lock.unlock() }; return digests.contains(d) }
+    var all: [Digest] { lock.lock(); defer { lock.unlock() }; return digests }
 }
 
 final class MemorySink: BlobSink {
@@ -204,6 +260,8 @@ final class MemorySink: BlobSink {
 final class LayerSink: BlobSink {
     let file: LayoutStore.IngestFile
     let inspector: LayerInspector
+    /// The first decompression error; inspection stops, the digest check goes on.
+    private(set) var inspectError: Error?
     init(file: LayoutStore.IngestFile, mediaType: String) throws {
         self.file = file
         self.inspector = try LayerInspector(mediaType: mediaType)
@@ -211,9 +269,11 @@ final class LayerSink: BlobSink {
     func reset() throws {
         try file.truncate()
         try inspector.reset()
+        inspectError = nil
     }
     func write(_ chunk: UnsafeRawBufferPointer) throws {
         try file.write(chunk)
-        try inspector.feed(chunk)
+        guard inspectError == nil else { return }
+        do { try inspector.feed(chunk) } catch { inspectError = error }
     }
 }

@@ -15,6 +15,9 @@ public struct ImageRecord: Codable, Sendable, Equatable {
     public var created: String?
     public var labels: [String: String]?
     public var platform: Platform?
+    /// The registry's manifest digest when berth stored a converted one (Docker schema 2 is
+    /// kept with OCI media types so skopeo and umoci can read it).
+    public var sourceManifest: Digest?
 
     public var createdDate: Date? { created.flatMap(RFC3339.parse) }
 

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import OCI
+import Registry
+import Render
+import Store
+
+struct ManifestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "manifest", abstract: "Inspect manifests in registries.",
+                                                    subcommands: [Inspect.self])
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Display an image manifest or manifest list, as the registry serves it.",
+            discussion: """
+            Prints the registry's document indented as docker manifest inspect does (key order kept).
+            --verbose adds the reference, descriptor and platform of each image, and its manifest.
+            """)
+        @OptionGroup var registryOptions: RegistryOptions
+        @Flag(name: [.short, .long], help: "Output additional info including layers and platform.") var verbose = false
+        @Argument(help: "NAME[:TAG|@DIGEST]") var reference: String
+
+        func run() throws {
+            let ref = try Reference(parsing: reference).withDefaultTag()
+            let registry = try Clients.registry(options: registryOptions, for: ref)
+            let top = try registry.manifest(ref)
+            guard verbose else {
+                Out.print(try GoJSONText.reindent(top.data, indent: "\t"))
+                return
+            }
+            func entry(_ named: String, _ desc: Descriptor, _ m: FetchedManifest) throws -> TemplateValue {
+                var d: [(String, TemplateValue)] = [("mediaType", .string(desc.mediaType)), ("digest", .string(desc.digest.description)),
+                                                    ("size", .int(desc.size))]
+                if let p = desc.platform {
+                    var pf: [(String, TemplateValue)] = [("architecture", .string(p.architecture)), ("os", .string(p.os))]
+                    if let v = p.variant { pf.append(("variant", .string(v))) }
+                    d.append(("platform", .map(pf)))
+                }
+                let key = m.mediaType == MediaType.dockerManifest ? "SchemaV2Manifest" : "OCIManifest"
+                return .map([("Ref", .string(named)), ("Descriptor", .map(d)), (key, try TemplateValue(json: String(decoding: m.data, as: UTF8.self)))])
+            }
+            switch top.kind {
+            case .image(let type):
+                let desc = Descriptor(mediaType: type, digest: top.digest, size: Int64(top.data.count), platform: platformOf(top, ref: ref, registry: registry))
+                Out.print(GoJSONText.marshalIndent(try entry(ref.description, desc, top), indent: "\t", escapeHTML: false))
+            case .index:
+                let index = try JSONDecoder().decode(ImageIndex.self, from: top.data)
+                var out: [TemplateValue] = []
+                for desc in index.manifests where MediaType.isImageManifest(desc.mediaType) {
+                    let m = try registry.manifest(ref.withDigest(desc.digest))
+                    out.append(try entry("\(ref.name)@\(desc.digest)", desc, m))
+                }
+                Out.print(GoJSONText.marshalIndent(.array(out), indent: "\t", escapeHTML: false))
+            }
+        }
+
+        /// The platform of a single image, from its config.
+        func platformOf(_ m: FetchedManifest, ref: Reference, registry: RegistryClient) -> Platform? {
+            guard let image = try? JSONDecoder().decode(ImageManifest.self, from: m.data) else { return nil }
+            final class Sink: BlobSink {
+                var data = Data()
+                func reset() throws { data = Data() }
+                func write(_ chunk: UnsafeRawBufferPointer) throws { data.append(chunk.bindMemory(to: UInt8.self)) }
+            }
+            let sink = Sink()
+            guard image.config.size < 1 << 20, (try? registry.fetchBlob(ref.repository, descriptor: image.config, into: sink)) != nil,
+                  let config = try? JSONDecoder().decode(ImageConfig.self, from: sink.data) else { return nil }
+            return Platform(os: config.os ?? "", architecture: config.architecture ?? "", variant: config.variant)
+        }
+    }
+}
+
+struct SystemCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "system", abstract: "Store-wide information.", subcommands: [DiskUsage.self])
+
+    struct DiskUsage: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "df", abstract: "Show the store's disk usage (docker system df).")
+        @OptionGroup var storeOptions: StoreOptions
+        @Flag(name: [.short, .long], help: "Show detailed information on space usage.") var verbose = false
+
+        func run() throws {
+            let store = try LayoutStore(path: storeOptions.path)
+            let usage = try DiskUsageView.compute(store)
+            if !verbose {
+                let pct: Int = usage.total > 0 ? Int((Double(usage.reclaimable) / Double(usage.total) * 100).rounded()) : 0
+                let size: String = DockerUnits.humanSize(usage.total)
+                let reclaimable: String = DockerUnits.humanSize(usage.reclaimable)
+                let table = "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE\n" + "Images\t\(usage.images.count)\t0\t\(size)\t\(reclaimable) (\(pct)%)\n"
+                Out.write(TabWriter.docker.format(table))
+                return
+            }
+            var table = "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS\n"
+            let now = Date()
+            for u in usage.images {
+                let repoTags = u.image.tags.isEmpty ? [("<none>", "<none>")] : u.image.tags.map { ($0.familiarName, $0.tag ?? "<none>") }
+                for (repo, tag) in repoTags {
+                    let created = u.image.created.map { DockerUnits.createdSince($0, now: now) } ?? "N/A"
+                    table += "\(repo)\t\(tag)\t\(u.image.id.short)\t\(created)\t\(DockerUnits.humanSize(u.image.size))\t" +
+                        "\(DockerUnits.humanSize(u.shared))\t\(DockerUnits.humanSize(u.image.size - u.shared))\t0\n"
+                }
+            }
+            Out.print("Images space usage:\n")
+            Out.write(TabWriter.docker.format(table))
+        }
+    }
+}

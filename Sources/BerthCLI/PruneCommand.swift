@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import OCI
+import Render
+import Store
+
+extension Image {
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove unused images.",
+            discussion: """
+            Without -a, removes dangling images (no tag); with -a, every image (the embedded store
+            has no containers to keep one in use). --dry-run prints exactly what a real run
+            removes, and the space it would reclaim (only blobs no remaining image uses).
+            """)
+        @OptionGroup var storeOptions: StoreOptions
+        @Flag(name: [.short, .long], help: "Remove all unused images, not just dangling ones.") var all = false
+        @Flag(name: [.short, .long], help: "Do not prompt for confirmation.") var force = false
+        @Flag(name: .customLong("dry-run"), help: "List what would be removed and reclaimed; change nothing.") var dryRun = false
+        @Option(help: "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE]).") var filter: [String] = []
+
+        func run() throws {
+            let filters = try FilterArgs(parsing: filter)
+            try filters.validate(allowed: ["until", "label", "label!"])
+            var rules: [PruneFilter.LabelRule] = []
+            for v in filters.values(for: "label") { rules.append(rule(v, negated: false)) }
+            for v in filters.values(for: "label!") { rules.append(rule(v, negated: true)) }
+            var until: Date?
+            if let u = filters.values(for: "until").first { until = try DockerTimestamp.parse(u, now: Date()) }
+            if !force && !dryRun {
+                let warning = all ? "WARNING! This will remove all images without at least one container associated to them."
+                    : "WARNING! This will remove all dangling images."
+                guard Terminal.isInteractive else {
+                    Out.error("Error: refusing to prune without confirmation: no terminal to ask on. Use -f to prune.")
+                    throw Failure(status: 1)
+                }
+                Out.write(warning + "\nAre you sure you want to continue? [y/N] ")
+                let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+                guard answer == "y" || answer == "yes" else { return }
+            }
+            let store = try LayoutStore(path: storeOptions.path)
+            let lock = dryRun ? nil : try store.lock(timeout: storeOptions.effectiveLockTimeout)
+            defer { lock?.release() }
+            let victims = try store.pruneCandidates(all: all, filter: PruneFilter(until: until, labels: rules))
+            let report = try store.prune(victims, dryRun: dryRun)
+            if !report.records.isEmpty {
+                Out.print(dryRun ? "Would delete Images:" : "Deleted Images:")
+                for r in report.records { Out.print(DeleteText.line(r, capitalized: false)) }
+                Out.print("")
+            }
+            Out.print((dryRun ? "Total reclaimable space: " : "Total reclaimed space: ") + DockerUnits.humanSize(report.reclaimed))
+        }
+
+        func rule(_ v: String, negated: Bool) -> PruneFilter.LabelRule {
+            if let eq = v.firstIndex(of: "=") {
+                return .init(key: String(v[..<eq]), value: String(v[v.index(after: eq)...]), negated: negated)
+            }
+            return .init(key: v, value: nil, negated: negated)
+        }
+    }
+}

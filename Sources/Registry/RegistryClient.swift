@@ -63,6 +63,9 @@ public final class RegistryClient: @unchecked Sendable {
     let credentials: CredentialProvider
     let settings: @Sendable (String) -> RegistryHostSettings
     public var retry: RetryPolicy
+    /// Connect and low-speed ("stalled") timeouts of every registry request (blobs, manifests,
+    /// redirects). Token requests keep their own.
+    public var timeouts = Timeouts()
 
     private let lock = NSLock()
     private var challenges: [String: AuthChallenge] = [:]
@@ -121,7 +124,19 @@ public final class RegistryClient: @unchecked Sendable {
     /// against the requested digest, or against `Docker-Content-Digest` when fetched by tag.
     public func manifest(_ ref: Reference) throws -> FetchedManifest {
         let what = "manifest \(ref.familiarString)"
-        let r = try exchange(ref, what: what, scope: "pull", maxBody: RegistryClient.maxManifestSize) { base in
+        var actual: Digest!
+        // The digest is checked inside the retry loop: a body damaged in transit is fetched again, as blobs are.
+        let r = try exchange(ref, what: what, scope: "pull", maxBody: RegistryClient.maxManifestSize, check: { r in
+            guard r.status == 200 else { return }
+            var d = StreamDigester(ref.digest?.algorithm ?? .sha256)
+            d.update(r.body)
+            actual = d.finalize()
+            if let want = ref.digest, want != actual { throw RegistryError.digestMismatch(expected: want, actual: actual, what: what) }
+            if ref.digest == nil, let header = r.headers["Docker-Content-Digest"], let claimed = try? Digest(parsing: header),
+               claimed.algorithm == .sha256, claimed != actual {
+                throw RegistryError.digestMismatch(expected: claimed, actual: actual, what: what)
+            }
+        }) { base in
             HTTPRequest(method: "GET", url: "\(base)/v2/\(ref.path)/manifests/\(ref.registryReference)",
                         headers: [("Accept", MediaType.manifestAccept)])
         }
@@ -129,15 +144,6 @@ public final class RegistryClient: @unchecked Sendable {
         case 200: break
         case 404: throw RegistryError.notFound(what: what)
         default: throw RegistryError.http(status: r.status, url: "\(ref.name)/manifests/\(ref.registryReference)", body: r.bodyText)
-        }
-        let algorithm = ref.digest?.algorithm ?? .sha256
-        var d = StreamDigester(algorithm)
-        d.update(r.body)
-        let actual = d.finalize()
-        if let want = ref.digest, want != actual { throw RegistryError.digestMismatch(expected: want, actual: actual, what: what) }
-        if ref.digest == nil, let header = r.headers["Docker-Content-Digest"], let claimed = try? Digest(parsing: header),
-           claimed.algorithm == .sha256, claimed != actual {
-            throw RegistryError.digestMismatch(expected: claimed, actual: actual, what: what)
         }
         let kind: ManifestKind
         do { kind = try ManifestKind.classify(r.body, declared: r.headers["Content-Type"]) } catch let e as ManifestError {
@@ -231,7 +237,10 @@ public final class RegistryClient: @unchecked Sendable {
         init(_ write: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.write = write }
     }
 
+    /// `exchangeOnce` with retries of transient failures; `check` runs on each answer inside
+    /// the retry loop (a retryable error it throws means another attempt).
     func exchange(_ repo: Reference, what: String, scope: String?, maxBody: Int = 1 << 20,
+                  check: (Exchange) throws -> Void = { _ in },
                   build: @escaping (String) -> HTTPRequest) throws -> Exchange {
         var result: Exchange!
         try withRetry(what: what) { _ in
@@ -239,6 +248,7 @@ public final class RegistryClient: @unchecked Sendable {
             if result.status >= 500 || result.status == 429 || result.status == 408 {
                 throw RegistryError.http(status: result.status, url: repo.name, body: result.bodyText)
             }
+            try check(result)
         }
         return result
     }
@@ -296,10 +306,13 @@ public final class RegistryClient: @unchecked Sendable {
         var scheme = knownScheme(host) ?? "https"
         if scheme == "https-insecure" { tls.verifyPeer = false; scheme = "https" }
 
+        // Round 0 may go without credentials (the host's scheme is learned from its 401); a
+        // 401 on a cached or fresh token fetches a new one once more.
         var forceNewToken = false
-        for round in 0..<2 {
+        for round in 0..<3 {
             var request = build("\(scheme)://\(host)")
             request.tls = tls
+            request.timeouts = timeouts
             if let auth = try authorization(host: host, repo: repo, scope: scope, forceNew: forceNewToken) {
                 request.headers.append(("Authorization", auth))
             }
@@ -317,7 +330,7 @@ public final class RegistryClient: @unchecked Sendable {
             if knownScheme(host) == nil { setScheme(host, scheme) }
             recordRateLimit(host: host, headers: r.headers)
             lastRetryAfter.value = RetryPolicy.parseRetryAfter(r.headers["Retry-After"])
-            if r.status == 401, round == 0, let header = r.headers["WWW-Authenticate"] {
+            if r.status == 401, round < 2, let header = r.headers["WWW-Authenticate"] {
                 let offered = AuthChallenge.parse(header)
                 guard let c = offered.first(where: { $0.scheme == "bearer" }) ?? offered.first(where: { $0.scheme == "basic" }) else {
                     throw RegistryError.unauthorized(registry: repo.domain, repository: repo.path, detail: "unsupported authentication scheme")

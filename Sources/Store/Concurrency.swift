@@ -79,4 +79,10 @@ final class BlobClaims: @unchecked Sendable {
         lock.unlock()
     }
     func isClaimed(_ d: Digest) -> Bool { lock.lock(); defer { lock.unlock() }; return counts[d] != nil }
+    /// Calls `remove` for each digest nobody claims, under the lock: a pull that claims one
+    /// afterwards finds it gone and downloads it again, never a blob about to vanish.
+    func removeUnclaimed(_ ds: [Digest], _ remove: (Digest) -> Void) {
+        lock.lock(); defer { lock.unlock() }
+        for d in ds where counts[d] == nil { remove(d) }
+    }
 }

@@ -48,11 +48,13 @@ public struct PullResult: Sendable {
 
 public enum PullError: Error, CustomStringConvertible {
     case layer(reference: String, digest: Digest, underlying: Error)
+    case config(reference: String, digest: Digest, underlying: Error)
     case invalidImage(reference: String, reason: String)
 
     public var description: String {
         switch self {
         case .layer(let r, let d, let e): return "\(r): layer \(d): \(e)"
+        case .config(let r, let d, let e): return "\(r): config \(d): \(e)"
         case .invalidImage(let r, let why): return "\(r): \(why)"
         }
     }
@@ -81,12 +83,15 @@ extension LayoutStore {
         }
         let needed = [stored.digest, image.config.digest] + image.layers.map(\.digest)
         claims.claim(needed)
-        defer { claims.release(needed) }
         let committed = CommittedBlobs()
         do {
-            return try pullClaimed(ref, source: source, registry: registry, options: options, events: events,
-                                   pulledDigest: pulledDigest, fetched: fetched, image: image, stored: stored, committed: committed)
+            let result = try pullClaimed(ref, source: source, registry: registry, options: options, events: events,
+                                         pulledDigest: pulledDigest, fetched: fetched, image: image, stored: stored, committed: committed)
+            claims.release(needed)
+            return result
         } catch {
+            // This pull's own claims go first: held, they would exempt its blobs from its own rollback.
+            claims.release(needed)
             discardUnpublished(committed.all)
             throw error
         }
@@ -107,7 +112,9 @@ extension LayoutStore {
                 throw PullError.invalidImage(reference: ref.familiarString, reason: "config \(image.config.digest) is \(image.config.size) bytes; refused")
             }
             let sink = MemorySink()
-            try registry.fetchBlob(repo, descriptor: image.config, into: sink)
+            do { try registry.fetchBlob(repo, descriptor: image.config, into: sink) } catch {
+                throw PullError.config(reference: ref.familiarString, digest: image.config.digest, underlying: error)
+            }
             configData = sink.data
             metadataBytes += Int64(configData.count)
             try putBlob(configData, digest: image.config.digest)
@@ -197,9 +204,7 @@ extension LayoutStore {
         mutex.lock(); defer { mutex.unlock() }
         guard let index = try? readIndex() else { return }
         let live = reachable(from: index)
-        for d in blobs where !live.contains(d) && !claims.isClaimed(d) {
-            unlink(blobURL(d).path)
-        }
+        claims.removeUnclaimed(blobs.filter { !live.contains($0) }) { unlink(blobURL($0).path) }
     }
 
     /// Downloads one layer through the ingest area: digest and size verified by the registry

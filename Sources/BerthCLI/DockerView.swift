@@ -21,7 +21,9 @@ enum DockerImageView {
     /// references reported; `dangling=true` keeps images with no tag (digest-only ones too),
     /// `dangling=false` drops images with neither tag nor digest. Newest first.
     static func list(_ store: LayoutStore, filters: FilterArgs) throws -> [Listed] {
-        try filters.validate(allowed: listFilters)
+        do { try filters.validate(allowed: listFilters) } catch FilterError.invalidFilter(let key, _) {
+            throw ViewError("Invalid filter '\(key)'")   // dockerd 20.10's wording
+        }
         let images = try store.images()
         let state = try store.readState()
         var danglingOnly = false
@@ -80,7 +82,10 @@ enum DockerImageView {
     /// Docker/cli's row expansion: a row per (repository, tag); with `digests`, one per digest
     /// of that repository; digest-only repositories get `<none>` tags; nothing at all gives
     /// `<none> <none>`.
-    static func rows(_ items: [Listed], digests showDigests: Bool) -> [Row] {
+    /// Measured against docker 28 with dockerd 20.10: `tagDigests` (--digests, or a format that
+    /// mentions .Digest) fills tagged rows' digests; only `--digests` gives digest-only
+    /// repositories a row per digest, otherwise their one row has an empty digest.
+    static func rows(_ items: [Listed], tagDigests: Bool, digestRows: Bool) -> [Row] {
         var rows: [Row] = []
         for item in items {
             var repoTags: [(String, [String])] = []
@@ -97,17 +102,17 @@ enum DockerImageView {
             for (repo, tags) in repoTags {
                 var digests = repoDigests.first { $0.0 == repo }?.1 ?? []
                 repoDigests.removeAll { $0.0 == repo }
-                if !showDigests { digests = [] }
+                if !tagDigests { digests = [] }
                 for tag in tags {
                     if digests.isEmpty { rows.append(Row(repository: repo, tag: tag, digest: "<none>", listed: item)); continue }
                     for d in digests { rows.append(Row(repository: repo, tag: tag, digest: d, listed: item)) }
                 }
             }
             for (repo, digests) in repoDigests {
-                if showDigests {
+                if digestRows {
                     for d in digests { rows.append(Row(repository: repo, tag: "<none>", digest: d, listed: item)) }
                 } else {
-                    rows.append(Row(repository: repo, tag: "<none>", digest: "<none>", listed: item))
+                    rows.append(Row(repository: repo, tag: "<none>", digest: "", listed: item))
                 }
             }
             if item.repoTags.isEmpty && item.repoDigests.isEmpty {
@@ -138,7 +143,7 @@ enum DockerImageView {
             "Size": .string(DockerUnits.humanSize(img.size)),
             "Tag": .string(row.tag),
             "UniqueSize": "N/A",
-            "VirtualSize": .string(DockerUnits.humanSize(img.size)),
+            "VirtualSize": .string(DockerUnits.humanSizeFourDigits(Double(img.size))),
             "PreviousTags": .string(previousUnique.joined(separator: ",")),
             "DanglingSince": .string(danglingSince),
         ])

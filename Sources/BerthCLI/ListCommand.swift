@@ -44,7 +44,7 @@ extension Image {
                 throw ViewError("template parsing error: \(e)")
             }
             let now = Date()
-            let rows = DockerImageView.rows(listed, digests: flags.digests || source.contains(".Digest"))
+            let rows = DockerImageView.rows(listed, tagDigests: flags.digests || source.contains(".Digest"), digestRows: flags.digests)
             let values = rows.map { DockerImageView.value($0, truncate: !flags.noTrunc, now: now) }
             Out.write(try format.render(values, header: DockerImageView.header))
         }

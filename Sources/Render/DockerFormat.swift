@@ -12,11 +12,17 @@ public struct DockerFormat: Sendable {
     /// Parses `format`; throws the template's `TemplateError`.
     public init(_ format: String, functions: [String: TemplateFunction] = [:]) throws {
         var text = format
+        var functions = functions
         isTable = format.hasPrefix("table")
         if isTable {
             text = String(format.dropFirst("table".count))
         } else if format == "json" {
+            // `--format json` is encoding/json's Marshal, which escapes HTML (`<none>` →
+            // `\u003cnone\u003e`), unlike the template's `json` function.
             text = "{{json .}}"
+            functions["json"] = TemplateFunction([.any]) { args in
+                .string((try? GoJSON.encode(args[0], escapeHTML: true)) ?? "")
+            }
         }
         while text.hasPrefix(" ") { text.removeFirst() }
         while text.hasSuffix(" ") { text.removeLast() }

@@ -1,0 +1,200 @@
+import Foundation
+import OCI
+import Testing
+import TestSupport
+
+/// Issue 3's proof: the same images pulled into a real dockerd and into berth's store, and
+/// docker's CLI output compared with berth's, field by field.
+///
+/// Fields that cannot match, and why:
+/// - CREATED (`CreatedSince`) is relative to the moment each command runs; `CreatedAt` is compared instead.
+/// - Row order among images with equal creation times is unspecified in docker; rows are compared as sets.
+@Suite(.serialized)
+final class DockerCompatTests {
+    let registry: RegistryServer
+    let daemon: DockerDaemon
+    let dir: TempDirectory
+    let store: String
+    let fixtures: StandardFixtures
+
+    init() throws {
+        registry = try RegistryServer()
+        daemon = try DockerDaemon(insecureRegistries: [registry.host])
+        dir = try TempDirectory(prefix: "berth-compat")
+        store = dir.path + "/store"
+        fixtures = try Fixtures.standardSet(seed: 21)
+        let h = registry.host
+        _ = try registry.push(fixtures.labeled, repository: "acc/labeled", tag: "1")
+        _ = try registry.push(fixtures.sharedA, repository: "acc/shared-a", tag: "1")
+        _ = try registry.push(fixtures.sharedB, repository: "acc/shared-b", tag: "1")
+        _ = try registry.push(fixtures.multiPlatform, repository: "acc/multi", tag: "latest")
+        _ = try registry.push(fixtures.dockerImage, repository: "acc/docker", tag: "2")
+        _ = try fixtures.movedTag.pushBefore(to: registry, repositoryPrefix: "acc/")
+        let moving = "\(h)/acc/\(fixtures.movedTag.repository):\(fixtures.movedTag.tag)"
+        let refs = ["\(h)/acc/labeled:1", "\(h)/acc/shared-a:1", "\(h)/acc/shared-b:1", "\(h)/acc/multi:latest", "\(h)/acc/docker:2", moving]
+        for r in refs { try pullBoth(r) }
+        // A moved tag: the old image stays, dangling, with its repo digest.
+        _ = try fixtures.movedTag.pushAfter(to: registry, repositoryPrefix: "acc/")
+        try pullBoth(moving)
+        // One image under several names.
+        try daemon.docker(["tag", "\(h)/acc/shared-a:1", "\(h)/acc/shared-a:extra"])
+        try daemon.docker(["tag", "\(h)/acc/shared-a:1", "other/name:v2"])
+        for target in ["\(h)/acc/shared-a:extra", "other/name:v2"] {
+            let r = try Berth.run(["image", "tag", "--store", store, "\(h)/acc/shared-a:1", target])
+            #expect(r.status == 0, "\(r.stderrText)")
+        }
+    }
+
+    deinit {
+        daemon.stop()
+        registry.stop()
+        dir.remove()
+    }
+
+    func pullBoth(_ ref: String) throws {
+        try daemon.docker(["pull", "-q", ref])
+        let r = try Berth.run(["image", "pull", "-q", "--store", store, "--platform", "linux/amd64", ref])
+        #expect(r.status == 0, "berth pull \(ref): \(r.stderrText)")
+    }
+
+    func both(_ args: [String]) throws -> (docker: String, berth: String) {
+        let d = try daemon.docker(args, check: false)
+        let b = try Berth.run(Array(args.prefix(2)) + ["--store", store] + Array(args.dropFirst(2)))
+        return (d.stdoutText + d.stderrText, b.stdoutText + b.stderrText)
+    }
+
+    func lines(_ s: String) -> Set<String> { Set(s.split(separator: "\n").map(String.init)) }
+
+    @Test func lsRowsMatchFieldByField() throws {
+        let format = "{{.Repository}}|{{.Tag}}|{{.ID}}|{{.Size}}|{{.CreatedAt}}|{{.Digest}}"
+        for extra in [[], ["--digests"], ["--no-trunc"], ["-a"]] {
+            let (d, b) = try both(["image", "ls", "--format", format] + extra)
+            #expect(lines(b) == lines(d), "flags \(extra)\ndocker:\n\(d)\nberth:\n\(b)")
+            #expect(!lines(d).isEmpty)
+        }
+    }
+
+    @Test func defaultTableHasDockersHeaderAndColumns() throws {
+        let (d, b) = try both(["image", "ls"])
+        let dl = d.split(separator: "\n").map(String.init), bl = b.split(separator: "\n").map(String.init)
+        #expect(bl.first == dl.first, "header")
+        // CREATED is relative to "now"; compare the table without it.
+        func strip(_ l: [String]) -> Set<String> {
+            Set(l.dropFirst().map { $0.replacingOccurrences(of: #"\d+ (seconds|minutes|hours|days|weeks|months|years) ago|About an? \w+ ago|Less than a second ago"#, with: "<ago>", options: .regularExpression) })
+        }
+        #expect(strip(bl) == strip(dl), "docker:\n\(d)\nberth:\n\(b)")
+        let (dq, bq) = try both(["image", "ls", "-q"])
+        #expect(bq.split(separator: "\n").sorted() == dq.split(separator: "\n").sorted(), "-q")
+    }
+
+    @Test(arguments: [
+        ["dangling=true"], ["dangling=false"], ["label=berth.fixture"], ["label=berth.fixture=labeled"], ["label=nope"],
+        ["reference=*/acc/shared-*"], ["reference=*/acc/*:1"], ["reference=other/*"], ["reference=*/acc/shared-a", "reference=other/name"],
+        ["dangling=false", "reference=*/acc/*"],
+    ])
+    func filtersMatch(_ filters: [String]) throws {
+        let args = ["image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"] + filters.flatMap { ["--filter", $0] }
+        let (d, b) = try both(args)
+        #expect(lines(b) == lines(d), "\(filters)\ndocker:\n\(d)\nberth:\n\(b)")
+    }
+
+    @Test func beforeAndSinceMatch() throws {
+        let h = registry.host
+        for f in ["before=\(h)/acc/labeled:1", "since=\(h)/acc/labeled:1", "before=\(h)/acc/multi:latest"] {
+            let (d, b) = try both(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f])
+            #expect(lines(b) == lines(d), "\(f)\ndocker:\n\(d)\nberth:\n\(b)")
+        }
+    }
+
+    @Test func unknownFilterIsAnError() throws {
+        let d = try daemon.docker(["image", "ls", "--filter", "color=red"], check: false)
+        let b = try Berth.run(["image", "ls", "--store", store, "--filter", "color=red"])
+        #expect(d.status != 0 && b.status != 0)
+        #expect(d.stderrText.contains("Invalid filter 'color'") && b.stderrText.contains("Invalid filter 'color'"), "\(d.stderrText) / \(b.stderrText)")
+    }
+
+    @Test func jsonFormatHasDockersFields() throws {
+        let (d, b) = try both(["image", "ls", "--format", "json"])
+        func objects(_ s: String) throws -> [[String: String]] {
+            try s.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: String] }
+        }
+        let dockerObjects = try objects(d), berthObjects = try objects(b)
+        let keys = Set(dockerObjects.first?.keys.map { $0 } ?? []).subtracting(["CreatedSince"])
+        #expect(!keys.isEmpty)
+        func project(_ o: [[String: String]]) -> Set<[String: String]> { Set(o.map { $0.filter { keys.contains($0.key) } }) }
+        #expect(project(berthObjects) == project(dockerObjects), "docker:\n\(d)\nberth:\n\(b)")
+    }
+
+    @Test func inspectMatchesFieldByField() throws {
+        let h = registry.host
+        for name in ["\(h)/acc/labeled:1", "\(h)/acc/shared-a:1", "\(h)/acc/multi:latest", "\(h)/acc/docker:2"] {
+            let d = try daemon.docker(["image", "inspect", name])
+            let b = try Berth.run(["image", "inspect", "--store", store, name])
+            #expect(b.status == 0, "\(b.stderrText)")
+            let dj = try JSONSerialization.jsonObject(with: d.stdout) as! [[String: Any]]
+            let bj = try JSONSerialization.jsonObject(with: b.stdout) as! [[String: Any]]
+            let dd = dj[0], bb = bj[0]
+            for key in ["Id", "Created", "Architecture", "Os", "Size", "Author"] {
+                #expect("\(dd[key] ?? "nil")" == "\(bb[key] ?? "nil")", "\(name) \(key)")
+            }
+            for key in ["RepoTags", "RepoDigests"] {
+                #expect(Set(dd[key] as? [String] ?? []) == Set(bb[key] as? [String] ?? []), "\(name) \(key)")
+            }
+            let dc = dd["Config"] as! [String: Any], bc = bb["Config"] as! [String: Any]
+            func canonical(_ v: Any?) -> String {
+                guard let v, !(v is NSNull) else { return "null" }
+                guard JSONSerialization.isValidJSONObject([v]) else { return "\(v)" }
+                return String(decoding: try! JSONSerialization.data(withJSONObject: [v], options: [.sortedKeys]), as: UTF8.self)
+            }
+            for key in ["Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes", "StopSignal"] {
+                #expect(canonical(dc[key]) == canonical(bc[key]), "\(name) Config.\(key)")
+            }
+            let dr = dd["RootFS"] as! [String: Any], br = bb["RootFS"] as! [String: Any]
+            #expect(dr["Type"] as? String == br["Type"] as? String)
+            #expect(dr["Layers"] as? [String] == br["Layers"] as? [String], "\(name) RootFS.Layers")
+            #expect(bb["Berth"] != nil)
+        }
+        let missing = try Berth.run(["image", "inspect", "--store", store, "\(h)/acc/labeled:1", "no/such:image"])
+        #expect(missing.status == 1)
+        #expect(missing.stderrText.contains("Error: No such image: no/such:image"))
+        #expect(missing.stdoutText.contains("\"Id\""), "the found image is still printed")
+    }
+
+    @Test func danglingImageKeepsItsRepositoryAndBerthKnowsItsTag() throws {
+        let (d, b) = try both(["image", "ls", "--filter", "dangling=true", "--format", "{{.Repository}} {{.Tag}} {{.ID}}"])
+        #expect(lines(b) == lines(d))
+        #expect(lines(b).count == 1)
+        #expect(lines(b).first?.hasPrefix("\(registry.host)/acc/\(fixtures.movedTag.repository) <none> ") == true, "\(b)")
+        let prev = try Berth.run(["image", "ls", "--store", store, "--filter", "dangling=true", "--format", "{{.PreviousTags}}|{{.DanglingSince}}"])
+        let parts = prev.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|", omittingEmptySubsequences: false)
+        #expect(parts.first == "\(registry.host)/acc/\(fixtures.movedTag.repository):\(fixtures.movedTag.tag)")
+        #expect(parts.count == 2 && !parts[1].isEmpty)
+    }
+
+    /// Runs last in the serialized suite: it removes images.
+    @Test func removalByIDPrefixAndConflicts() throws {
+        let h = registry.host
+        // Tagged in several repositories: both refuse without -f.
+        let id = String(fixtures.sharedA.configDigest.hex.prefix(8))
+        let d1 = try daemon.docker(["rmi", id], check: false)
+        let b1 = try Berth.run(["image", "rm", "--store", store, id])
+        #expect(d1.status != 0 && b1.status != 0)
+        #expect(d1.stderrText.contains("must be forced") && b1.stderrText.contains("must be forced"), "\(d1.stderrText)\n\(b1.stderrText)")
+        // Untagging one name prints the same line.
+        let (d2, b2) = try both(["image", "rm", "other/name:v2"])
+        #expect(b2 == d2)
+        // Removing the labeled image by a short ID prefix: same Untagged/Deleted lines.
+        let lid = String(fixtures.labeled.configDigest.hex.prefix(6))
+        let (d3, b3) = try both(["image", "rm", lid])
+        #expect(lines(b3) == lines(d3), "docker:\n\(d3)\nberth:\n\(b3)")
+        #expect(b3.contains("Deleted: \(fixtures.labeled.configDigest)"))
+        let after = try Berth.run(["store", "verify", "--store", store])
+        #expect(after.status == 0, "\(after.stdoutText)")
+        // Blobs only the removed image used are gone; shared ones stay.
+        for l in fixtures.labeled.layerDigests {
+            let used = [fixtures.sharedA, fixtures.sharedB, fixtures.dockerImage].contains { $0.layerDigests.contains(l) }
+            #expect(FileManager.default.fileExists(atPath: "\(store)/blobs/sha256/\(l.hex)") == used)
+        }
+        _ = h
+    }
+}

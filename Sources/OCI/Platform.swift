@@ -79,6 +79,9 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
             return exact
         }
         if let compatible = candidates.first(where: { $0.platform.map(matches) ?? false }) { return compatible }
+        // No image, but a nested index for this platform: returned so the caller can refuse it
+        // by name rather than claim the platform is missing.
+        if let nested = index.manifests.first(where: { MediaType.isIndex($0.mediaType) && ($0.platform.map(matches) ?? false) }) { return nested }
         let offered = index.manifests.compactMap { $0.platform?.description }.filter { $0 != "unknown/unknown" }
         throw ManifestError.noMatchingPlatform(wanted: description, offered: offered)
     }

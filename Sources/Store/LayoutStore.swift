@@ -230,9 +230,11 @@ public final class LayoutStore: @unchecked Sendable {
         try IngestFile(url: ingestDir.appendingPathComponent("\(d.hex).\(getpid()).\(UInt32.random(in: 0...UInt32.max))"))
     }
 
-    /// Writes small verified content (manifests, configs) as a blob.
-    public func putBlob(_ data: Data, digest: Digest) throws {
-        guard !hasBlob(digest) else { return }
+    /// Writes small verified content (manifests, configs) as a blob. Returns false when the
+    /// blob was already there.
+    @discardableResult
+    public func putBlob(_ data: Data, digest: Digest) throws -> Bool {
+        guard !hasBlob(digest) else { return false }
         var dg = StreamDigester(digest.algorithm)
         dg.update(data)
         guard dg.finalize() == digest else { throw StoreError.corrupt(path: "(new blob)", reason: "content does not match \(digest)") }
@@ -240,6 +242,7 @@ public final class LayoutStore: @unchecked Sendable {
         try data.withUnsafeBytes { try f.write($0) }
         try ensureAlgorithmDir(digest)
         try f.commit(to: blobURL(digest))
+        return true
     }
 
     func ensureAlgorithmDir(_ d: Digest) throws {

@@ -101,25 +101,23 @@ extension LayoutStore {
                              events: @escaping (PullEvent) -> Void, pulledDigest: Digest, fetched: FetchedManifest, image: ImageManifest,
                              stored: (data: Data, digest: Digest, mediaType: String), committed: CommittedBlobs) throws -> PullResult {
         let repo = source.repository
-        // Config: small, fetched whole and verified.
-        let configData: Data
+        // Config: small, fetched whole and verified; one fetch however many pulls need it.
         var metadataBytes: Int64 = 0
-        if !hasBlob(stored.digest) { metadataBytes += Int64(fetched.data.count) }
-        if hasBlob(image.config.digest) {
-            configData = try readBlob(image.config.digest)
-        } else {
-            guard image.config.size <= 16 << 20 else {
-                throw PullError.invalidImage(reference: ref.familiarString, reason: "config \(image.config.digest) is \(image.config.size) bytes; refused")
-            }
+        guard image.config.size <= 16 << 20 else {
+            throw PullError.invalidImage(reference: ref.familiarString, reason: "config \(image.config.digest) is \(image.config.size) bytes; refused")
+        }
+        try blobFlights.run(image.config.digest) {
+            guard !self.hasBlob(image.config.digest) else { return }
             let sink = MemorySink()
             do { try registry.fetchBlob(repo, descriptor: image.config, into: sink) } catch {
                 throw PullError.config(reference: ref.familiarString, digest: image.config.digest, underlying: error)
             }
-            configData = sink.data
-            metadataBytes += Int64(configData.count)
-            try putBlob(configData, digest: image.config.digest)
-            committed.add(image.config.digest)
+            if try self.putBlob(sink.data, digest: image.config.digest) {
+                committed.add(image.config.digest)
+                metadataBytes += Int64(sink.data.count)
+            }
         }
+        let configData = try readBlob(image.config.digest)
         let config: ImageConfig
         do { config = try JSONDecoder().decode(ImageConfig.self, from: configData) } catch {
             throw PullError.invalidImage(reference: ref.familiarString, reason: "config \(image.config.digest) does not parse: \(error)")
@@ -158,9 +156,9 @@ extension LayoutStore {
         if let (item, error) = failures.first {
             throw PullError.layer(reference: ref.familiarString, digest: item.element.digest, underlying: error)
         }
-        if !hasBlob(stored.digest) {
-            try putBlob(stored.data, digest: stored.digest)
+        if try putBlob(stored.data, digest: stored.digest) {
             committed.add(stored.digest)
+            metadataBytes += Int64(fetched.data.count)
         }
         syncBlobDirectories()
 

@@ -9,7 +9,7 @@ let usage = """
       berth-testbed registry [--dir DIR] [--port N] [--tls] [--htpasswd USER:PASS]
           Runs a docker-registry on 127.0.0.1 until SIGTERM/SIGINT. The first stdout line is
           HOST:PORT; with --tls the second is the CA certificate path (ca=PATH).
-      berth-testbed seed --registry HOST [--insecure] [--cert-dir DIR] [--profile demo|bench]
+      berth-testbed seed --registry HOST [--insecure] [--cert-dir DIR] [--profile demo|demo-move|bench]
                          [--scale X] [--creds USER:PASS]
           Builds and pushes a fixture set; prints "REPO:TAG DIGEST" per pushed tag.
     """

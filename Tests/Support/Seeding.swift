@@ -8,6 +8,8 @@ public enum SeedProfile: String, Sendable, CaseIterable {
     /// 12 repositories × 3 tags (`1.0`, `1.1`, `latest` = `1.1`), shared base layers, realistic
     /// content; about 500 MB of compressed blobs at scale 1.
     case bench
+    /// After `demo`: moves `demo/app:1.1` to another image (a new release under an old tag).
+    case demoMove = "demo-move"
 }
 
 extension Fixtures {
@@ -35,6 +37,9 @@ extension Fixtures {
             try push(set.sharedA, "demo/app", ["1.0"])
             try push(set.sharedB, "demo/app", ["1.1", "latest"])
             try push(set.labeled, "demo/labeled", ["stable"])
+        case .demoMove:
+            let set = try standardSet(seed: 2025)
+            try push(set.sharedA, "demo/app", ["1.1"])
         case .bench:
             func bytes(_ mb: Double) -> Int { max(1024, Int(mb * 1_048_576 * scale)) }
             // Sizes are uncompressed; the realistic mix gzips to ≈45%: 1.1 GB of files, ≈500 MB of blobs.

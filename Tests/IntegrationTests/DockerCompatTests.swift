@@ -88,7 +88,7 @@ final class DockerCompatTests {
     }
 
     @Test(arguments: [
-        ["dangling=true"], ["dangling=false"], ["label=berth.fixture"], ["label=berth.fixture=labeled"], ["label=nope"],
+        ["dangling=true"], ["dangling=false"], ["label=com.example.team"], ["label=com.example.team=berth"], ["label=com.example.team=other"], ["label=nope"],
         ["reference=*/acc/shared-*"], ["reference=*/acc/*:1"], ["reference=other/*"], ["reference=*/acc/shared-a", "reference=other/name"],
         ["dangling=false", "reference=*/acc/*"],
     ])

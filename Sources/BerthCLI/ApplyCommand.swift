@@ -88,7 +88,8 @@ struct ApplyCommand: ParsableCommand {
                 throw Failure(status: 1)
             }
         }
-        let progress = ApplyProgress(json: logFormat == .json, silent: output == .json)
+        let progress = ApplyProgress(json: logFormat == .json, silent: output == .json, live: Terminal.stdoutIsTTY,
+                                     plannedBytes: plan.summary.downloadBytes)
         let executor = Executor(store: store, registry: registry, settings: settings, parallel: parallel, layerParallel: layers)
         Interrupts.install()
         do {
@@ -100,6 +101,7 @@ struct ApplyCommand: ParsableCommand {
             if let metricsFile { try? Metrics.write(to: metricsFile, runs: try store.recentRuns()) }
             throw error
         }
+        progress.bars?.end()
         try store.recordRun(report.record(startedAt: started))
         if let metricsFile { try Metrics.write(to: metricsFile, runs: try store.recentRuns()) }
         if Interrupts.received != 0 {
@@ -139,9 +141,12 @@ enum ApplyText {
 final class ApplyProgress: @unchecked Sendable {
     let json: Bool
     let silent: Bool
-    init(json: Bool, silent: Bool) {
+    /// Live bars on a terminal (text mode only).
+    let bars: ProgressBars?
+    init(json: Bool, silent: Bool, live: Bool = false, plannedBytes: Int64 = 0) {
         self.json = json
         self.silent = silent
+        self.bars = live && !json && !silent ? ProgressBars(plannedBytes: plannedBytes) : nil
     }
 
     func emit(_ fields: [String: Any]) {
@@ -168,9 +173,14 @@ final class ApplyProgress: @unchecked Sendable {
                 let what = r.action.reference.map(PlanText.familiar) ?? r.action.imageID.map { $0.short } ?? ""
                 var line = "\(r.action.kind.rawValue) \(what): \(r.status.rawValue)"
                 if r.bytes > 0 { line += " (\(DockerUnits.humanSize(r.bytes)))" }
-                Out.print(line)
+                if let bars {
+                    bars.finished(line, ref: r.action.reference.flatMap { try? Reference(parsing: $0) }, bytes: r.bytes)
+                } else {
+                    Out.print(line)
+                }
             }
         case .pull(let ref, let pe):
+            if let bars { bars.pullEvent(ref, pe); return }
             guard json else { return }
             switch pe {
             case .layerComplete(let d): emit(["event": "layer_complete", "reference": ref.description, "digest": d.description])

@@ -14,6 +14,13 @@ enum Interrupts {
 
     static func install() {
         guard sources.isEmpty else { return }
+        // A parent may have started us with these blocked (test runners, some supervisors);
+        // a blocked SIGTERM would never reach the handler.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &unblock, nil)
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())

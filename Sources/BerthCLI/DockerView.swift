@@ -1,4 +1,5 @@
 import Foundation
+import ImageSet
 import OCI
 import Render
 import Store
@@ -38,7 +39,10 @@ enum DockerImageView {
             return try store.find(name, in: images).created ?? .distantPast
         }
         let before = try created("before"), since = try created("since")
-        let patterns = filters.values(for: "reference")
+        let patterns: [GlobPattern]
+        do { patterns = try filters.values(for: "reference").map(GlobPattern.init) } catch let e as GlobPatternError {
+            throw ViewError("invalid reference filter '\(e.pattern)': \(e.reason)")
+        }
         var out: [Listed] = []
         for img in images {
             let c = img.created ?? .distantPast
@@ -48,14 +52,12 @@ enum DockerImageView {
             var tags = img.tags
             var digests = img.repoDigests.compactMap { try? Reference(parsing: $0) }
             if !patterns.isEmpty {
-                func matches(_ r: Reference) throws -> Bool {
-                    for p in patterns {
-                        if try GoPath.match(pattern: p, name: r.familiarString) || GoPath.match(pattern: p, name: r.familiarName) { return true }
-                    }
-                    return false
+                // docker's FamiliarMatch: the familiar string, or the familiar name alone.
+                func matches(_ r: Reference) -> Bool {
+                    patterns.contains { $0.matches(r.familiarString) || $0.matches(r.familiarName) }
                 }
-                tags = try tags.filter(matches)
-                digests = try digests.filter(matches)
+                tags = tags.filter(matches)
+                digests = digests.filter(matches)
             }
             if tags.isEmpty && digests.isEmpty {
                 if filters.contains("dangling") && !danglingOnly { continue }

@@ -1,6 +1,7 @@
 /// A shell-style pattern with Go `path.Match` semantics: `*` matches any run of characters but
 /// `/`, `?` one character but `/`, `[abc]`, `[a-z]`, `[^a-z]` a class, `\x` the character `x`.
-/// Used for `immutable` tag patterns and `reference=` protect rules.
+/// berth's one path.Match: `immutable` tag patterns, `reference=` protect rules, and
+/// `image ls --filter reference=` (checked against Go's own match_test.go table).
 public struct GlobPattern: Hashable, Sendable, CustomStringConvertible {
     enum Token: Hashable, Sendable {
         case literal(Unicode.Scalar)

@@ -97,7 +97,9 @@ public struct Executor {
         let started = Date()
         let observed = try store.observe()
         if observed.fingerprint != plan.storeFingerprint {
-            throw ApplyError.stalePlan("planned against \(plan.storeFingerprint.prefix(19))…, the store is now \(observed.fingerprint.prefix(19))…")
+            let changes = observed.changes(since: plan.storeTags)
+            let shown = changes.prefix(5).joined(separator: "; ") + (changes.count > 5 ? "; and \(changes.count - 5) more" : "")
+            throw ApplyError.stalePlan(shown.isEmpty ? "the store's fingerprint differs" : shown)
         }
         var report = ApplyReport(run: run, results: [])
         let lock = NSLock()

@@ -67,6 +67,32 @@ public struct Observed: Sendable {
     }
 
     public func image(tagged ref: Reference) -> ObservedImage? { images.first { $0.tags.contains(ref) } }
+
+    /// Every tag and the image it names (dangling images under `<none>@digest`): what the
+    /// fingerprint covers, kept in a plan so a stale plan can say what changed.
+    public var tagMap: [String: String] {
+        var out: [String: String] = [:]
+        for img in images {
+            if img.tags.isEmpty { out["<none>@\(img.digest)"] = img.digest.description }
+            for t in img.tags { out[t.description] = img.digest.description }
+        }
+        return out
+    }
+
+    /// What differs between a recorded `tagMap` and this state, as lines for people.
+    public func changes(since recorded: [String: String]) -> [String] {
+        let now = tagMap
+        var out: [String] = []
+        for key in Set(recorded.keys).union(now.keys).sorted() {
+            switch (recorded[key], now[key]) {
+            case let (old?, new?) where old != new: out.append("\(key) moved from \(old.prefix(19))… to \(new.prefix(19))…")
+            case (nil, let new?): out.append(key.hasPrefix("<none>@") ? "image \(new.prefix(19))… appeared" : "\(key) appeared (\(new.prefix(19))…)")
+            case (let old?, nil): out.append(key.hasPrefix("<none>@") ? "image \(old.prefix(19))… is gone" : "\(key) is gone")
+            default: break
+            }
+        }
+        return out
+    }
 }
 
 extension LayoutStore {

@@ -15,6 +15,8 @@ public struct Plan: Codable, Sendable {
     public var createdAt: Date
     /// `Observed.fingerprint` of the store when planned.
     public var storeFingerprint: String
+    /// The store's tags when planned (`Observed.tagMap`), to explain a stale plan.
+    public var storeTags: [String: String]
     public var store: String
     public var actions: [Action]
     /// Tags that were not checked against their registry, with why.

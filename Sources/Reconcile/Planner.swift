@@ -263,7 +263,7 @@ public enum Planner {
         summary.diskBytes = download
         summary.reclaimBytes = reclaim
         return Plan(formatVersion: Plan.currentFormatVersion, manifest: input.manifestPath, createdAt: input.now,
-                    storeFingerprint: observed.fingerprint, store: input.storeName, actions: actions,
+                    storeFingerprint: observed.fingerprint, storeTags: observed.tagMap, store: input.storeName, actions: actions,
                     unchecked: unchecked.sorted { $0.reference < $1.reference }, summary: summary, warnings: input.warnings,
                     registries: input.registries)
     }

@@ -176,6 +176,7 @@ final class ConvergeTests {
         let stale = try berth(["apply", planFile, "--yes"])
         #expect(stale.status == 1)
         #expect(stale.stderrText.contains("the saved plan is stale"), "\(stale.stderrText)")
+        #expect(stale.stderrText.contains("docker.io/sneaky/change:1 appeared"), "says what changed: \(stale.stderrText)")
         #expect(try berth(["image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]).stdoutText
             .contains(fixtures.movedTag.before.configDigest.short), "nothing was applied")
     }

@@ -13,7 +13,7 @@ struct ManifestCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Display an image manifest or manifest list, as the registry serves it.",
             discussion: """
-            Prints the registry's document indented as docker manifest inspect does (key order kept).
+            Prints the registry's document as docker manifest inspect does.
             --verbose adds the reference, descriptor and platform of each image, and its manifest.
             """)
         @OptionGroup var registryOptions: RegistryOptions
@@ -25,7 +25,8 @@ struct ManifestCommand: ParsableCommand {
             let registry = try Clients.registry(options: registryOptions, for: ref)
             let top = try registry.manifest(ref)
             guard verbose else {
-                Out.print(try GoJSONText.reindent(top.data, indent: "\t"))
+                let isIndex: Bool = { if case .index = top.kind { return true }; return false }()
+                Out.print(try DockerManifestText.render(top.data, isIndex: isIndex))
                 return
             }
             func entry(_ named: String, _ desc: Descriptor, _ m: FetchedManifest) throws -> TemplateValue {
@@ -83,8 +84,8 @@ struct SystemCommand: ParsableCommand {
             let usage = try DiskUsageView.compute(store)
             if !verbose {
                 let pct: Int = usage.total > 0 ? Int((Double(usage.reclaimable) / Double(usage.total) * 100).rounded()) : 0
-                let size: String = DockerUnits.humanSize(usage.total)
-                let reclaimable: String = DockerUnits.humanSize(usage.reclaimable)
+                let size: String = DockerUnits.humanSizeFourDigits(Double(usage.total))
+                let reclaimable: String = DockerUnits.humanSizeFourDigits(Double(usage.reclaimable))
                 let table = "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE\n" + "Images\t\(usage.images.count)\t0\t\(size)\t\(reclaimable) (\(pct)%)\n"
                 Out.write(TabWriter.docker.format(table))
                 return
@@ -92,12 +93,12 @@ struct SystemCommand: ParsableCommand {
             var table = "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS\n"
             let now = Date()
             for u in usage.images {
-                let repoTags = u.image.tags.isEmpty ? [("<none>", "<none>")] : u.image.tags.map { ($0.familiarName, $0.tag ?? "<none>") }
-                for (repo, tag) in repoTags {
-                    let created = u.image.created.map { DockerUnits.createdSince($0, now: now) } ?? "N/A"
-                    table += "\(repo)\t\(tag)\t\(u.image.id.short)\t\(created)\t\(DockerUnits.humanSize(u.image.size))\t" +
-                        "\(DockerUnits.humanSize(u.shared))\t\(DockerUnits.humanSize(u.image.size - u.shared))\t0\n"
-                }
+                // docker shows one row per image, under its first tag.
+                let first = u.image.tags.first
+                let (repo, tag) = (first?.familiarName ?? "<none>", first?.tag ?? "<none>")
+                let created = u.image.created.map { DockerUnits.createdSince($0, now: now) } ?? "N/A"
+                table += "\(repo)\t\(tag)\t\(u.image.id.short)\t\(created)\t\(DockerUnits.humanSize(u.image.size))\t" +
+                    "\(DockerUnits.humanSizeFourDigits(Double(u.shared)))\t\(DockerUnits.humanSize(u.image.size - u.shared))\t0\n"
             }
             Out.print("Images space usage:\n")
             Out.write(TabWriter.docker.format(table))

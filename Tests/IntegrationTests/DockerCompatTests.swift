@@ -171,6 +171,58 @@ final class DockerCompatTests {
         #expect(parts.count == 2 && !parts[1].isEmpty)
     }
 
+    @Test func manifestInspectPrintsWhatDockerPrints() throws {
+        let h = registry.host
+        for ref in ["\(h)/acc/multi:latest", "\(h)/acc/docker:2", "\(h)/acc/labeled:1"] {
+            let d = try daemon.docker(["manifest", "inspect", "--insecure", ref], check: false)
+            let b = try Berth.run(["manifest", "inspect", "--insecure", ref])
+            #expect(d.status == 0 && b.status == 0, "\(d.stderrText)\(b.stderrText)")
+            #expect(b.stdoutText == d.stdoutText, "\(ref)\ndocker:\n\(d.stdoutText)\nberth:\n\(b.stdoutText)")
+        }
+        let v = try Berth.run(["manifest", "inspect", "--verbose", "\(h)/acc/multi:latest"])
+        let entries = try JSONSerialization.jsonObject(with: v.stdout) as! [[String: Any]]
+        #expect(entries.count == 3)
+        let platforms = entries.compactMap { (($0["Descriptor"] as? [String: Any])?["platform"] as? [String: Any])?["architecture"] as? String }
+        #expect(Set(platforms) == ["amd64", "arm64", "arm"])
+    }
+
+    @Test func systemDfMatchesDockersImageNumbers() throws {
+        let d = try daemon.docker(["system", "df"]).stdoutText
+        let b = try Berth.run(["system", "df", "--store", store]).stdoutText
+        func imagesRow(_ s: String) -> [String] {
+            (s.split(separator: "\n").first { $0.hasPrefix("Images") } ?? "").split(separator: " ").map(String.init)
+        }
+        #expect(imagesRow(b) == imagesRow(d), "docker:\n\(d)\nberth:\n\(b)")
+        let dv = try daemon.docker(["system", "df", "-v"]).stdoutText
+        let bv = try Berth.run(["system", "df", "-v", "--store", store]).stdoutText
+        // REPOSITORY TAG IMAGE ID … SIZE SHARED UNIQUE CONTAINERS, without the relative CREATED column.
+        func rows(_ s: String) -> Set<String> {
+            let section = s.components(separatedBy: "\n\n").first { $0.contains("SHARED SIZE") } ?? s
+            return Set(section.split(separator: "\n").dropFirst().filter { !$0.hasPrefix("REPOSITORY") && !$0.isEmpty }.map { line in
+                let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+                return ([f[0], f[1], f[2]] + f.suffix(4)).joined(separator: " ")
+            })
+        }
+        #expect(rows(bv) == rows(dv), "docker:\n\(dv)\nberth:\n\(bv)")
+    }
+
+    @Test func pruneRemovesWhatDockerRemovesAndDryRunPredictsIt() throws {
+        let dry = try Berth.run(["image", "prune", "--dry-run", "--store", store])
+        let real = try Berth.run(["image", "prune", "-f", "--store", store])
+        let docker = try daemon.docker(["image", "prune", "-f"])
+        func records(_ s: String) -> Set<String> { Set(s.split(separator: "\n").map(String.init).filter { $0.hasPrefix("deleted: ") || $0.hasPrefix("untagged: ") }) }
+        #expect(!records(real.stdoutText).isEmpty, "\(real.stdoutText)")
+        #expect(records(dry.stdoutText) == records(real.stdoutText), "a dry run lists exactly what a real run removes")
+        #expect(records(real.stdoutText) == records(docker.stdoutText), "docker:\n\(docker.stdoutText)\nberth:\n\(real.stdoutText)")
+        #expect(real.stdoutText.hasPrefix("Deleted Images:\n") && docker.stdoutText.hasPrefix("Deleted Images:\n"))
+        let reclaimedDry = dry.stdoutText.split(separator: "\n").last { $0.hasPrefix("Total reclaimable space: ") }?.split(separator: " ").last
+        let reclaimedReal = real.stdoutText.split(separator: "\n").last { $0.hasPrefix("Total reclaimed space: ") }?.split(separator: " ").last
+        #expect(reclaimedDry != nil && reclaimedDry == reclaimedReal)
+        let none = try Berth.run(["image", "prune", "-f", "--store", store])
+        #expect(none.stdoutText == "Total reclaimed space: 0B\n")
+        #expect(try Berth.run(["store", "verify", "--store", store]).status == 0)
+    }
+
     /// Runs last in the serialized suite: it removes images.
     @Test func removalByIDPrefixAndConflicts() throws {
         let h = registry.host

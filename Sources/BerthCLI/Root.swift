@@ -20,6 +20,7 @@ public struct BerthCommand: ParsableCommand {
     public init() {}
 
     public static func main() {
+        LogSetup.bootstrap()
         ExitStatus.run(Self.self)
     }
 }
@@ -54,4 +55,32 @@ struct RegistryOptions: ParsableArguments {
 
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM CA bundle to trust for the registry.", valueName: "file"))
     var caFile: String?
+}
+
+import Logging
+
+/// Log lines go to stderr as `berth: warning: …`; `BERTH_LOG_LEVEL` (trace … critical, default
+/// warning) chooses how much.
+enum LogSetup {
+    static func bootstrap() {
+        let level = ProcessInfo.processInfo.environment["BERTH_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
+        LoggingSystem.bootstrap { label in
+            var h = LineLogHandler(label: label)
+            h.logLevel = level
+            return h
+        }
+    }
+}
+
+struct LineLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .warning
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        Out.error("berth: \(level): \(message)")
+    }
 }

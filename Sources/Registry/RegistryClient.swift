@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import OCI
 import Transport
 
@@ -63,6 +64,8 @@ public final class RegistryClient: @unchecked Sendable {
     let credentials: CredentialProvider
     let settings: @Sendable (String) -> RegistryHostSettings
     public var retry: RetryPolicy
+    /// Retries are logged at `warning`, requests at `trace`; messages carry no secrets.
+    public var logger = Logger(label: "berth.registry")
     /// Connect and low-speed ("stalled") timeouts of every registry request (blobs, manifests,
     /// redirects). Token requests keep their own.
     public var timeouts = Timeouts()
@@ -278,6 +281,7 @@ public final class RegistryClient: @unchecked Sendable {
                     throw RegistryError.retriesExhausted(what: what, attempts: attempt, last: e.description)
                 }
                 if http.cancellation.isSet { throw RegistryError.transport(.cancelled, what: what) }
+                logger.warning("retrying \(what) in \(String(format: "%.1f", delay))s (attempt \(attempt + 1) of \(retry.maxAttempts)): \(e)")
                 Thread.sleep(forTimeInterval: delay)
             } catch let e as TransportError {
                 if case .cancelled = e { throw RegistryError.transport(e, what: what) }
@@ -288,7 +292,9 @@ public final class RegistryClient: @unchecked Sendable {
                     }
                     throw RegistryError.transport(e, what: what)
                 }
-                Thread.sleep(forTimeInterval: retry.delay(after: attempt, retryAfter: nil))
+                let delay = retry.delay(after: attempt, retryAfter: nil)
+                logger.warning("retrying \(what) in \(String(format: "%.1f", delay))s (attempt \(attempt + 1) of \(retry.maxAttempts)): \(e)")
+                Thread.sleep(forTimeInterval: delay)
             }
         }
     }

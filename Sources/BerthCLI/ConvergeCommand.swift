@@ -15,6 +15,7 @@ struct Converge: ParsableCommand {
           berth converge -f /etc/berth/images.yaml --every 15m --jitter 2m --metrics-file /var/lib/node_exporter/berth.prom
         """)
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var engine: EngineOptions
     @Option(name: [.short, .customLong("file")], help: ArgumentHelp("The image-set manifest.", valueName: "images.yaml"))
     var file: String = "images.yaml"
     @Option(help: ArgumentHelp("Time between rounds (Go duration: 30s, 15m, 1h).", valueName: "duration")) var every: String = "15m"
@@ -40,6 +41,7 @@ struct Converge: ParsableCommand {
             var args = ["-f", file, "--store", storeOptions.path, "--yes", "--quiet", "--parallel", "\(parallel)",
                         "--log-format", logFormat.rawValue, "--lock-timeout", "\(storeOptions.lockTimeout ?? 0)"]
             if let metricsFile { args += ["--metrics-file", metricsFile] }
+            if let host = engine.dockerHost { args += ["--docker-host", host] }
             var ok = true
             do {
                 var cmd = try ApplyCommand.parse(args)

@@ -68,7 +68,7 @@ enum Planning {
         }
         return Planner.plan(PlanInput(desired: desired, policy: set.policy, observed: observed, resolutions: resolutions,
                                       manifestPath: set.source, storeName: store.storeName, warnings: warnings,
-                                      registries: set.registries))
+                                      registries: set.registries, untagDeletesLastImage: store.untagDeletesLastImage))
     }
 }
 

@@ -17,6 +17,8 @@ import Store
 /// - `inUse`: a container, running or stopped, was created from the image.
 extension DockerEngineStore: ConvergingStore {
     public var storeName: String { "docker \(host.url) (engine \(engineID))" }
+    /// `DELETE /images/{name}` of an image's last tag deletes the image.
+    public var untagDeletesLastImage: Bool { true }
 
     public func observe() throws -> Observed {
         let state = try readState()

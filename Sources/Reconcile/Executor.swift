@@ -7,6 +7,9 @@ import Store
 /// The few store calls the executor makes (a store converged by berth implements these).
 public protocol ConvergingStore: AnyObject {
     var storeName: String { get }
+    /// Whether removing an image's last tag deletes the image (a Docker Engine has no untagged
+    /// images but dangling ones it made itself); the planner then shows such untags as removals.
+    var untagDeletesLastImage: Bool { get }
     func observe() throws -> Observed
     /// Fetches `source` (a digest reference, possibly on a mirror) and points `ref` at it.
     func pullImage(_ ref: Reference, from source: Reference, using registry: RegistryClient, platform: Platform, parallel: Int, run: String,
@@ -191,6 +194,7 @@ public struct Executor {
 
 extension LayoutStore: ConvergingStore {
     public var storeName: String { root.path }
+    public var untagDeletesLastImage: Bool { false }
 
     public func pullImage(_ ref: Reference, from source: Reference, using registry: RegistryClient, platform: Platform, parallel: Int, run: String,
                           events: @escaping (PullEvent) -> Void) throws -> PullResult {

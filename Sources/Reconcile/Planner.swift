@@ -42,11 +42,14 @@ public struct PlanInput: Sendable {
     public var now: Date
     public var warnings: [String]
     public var registries: [String: RegistrySettings]
+    /// The store deletes an image with its last tag (Docker Engine): such untags are removals.
+    public var untagDeletesLastImage: Bool
 
     public init(desired: [DesiredTag], policy: Policy, observed: Observed, resolutions: [Reference: Resolution],
                 manifestPath: String, storeName: String, now: Date = Date(), warnings: [String] = [],
-                registries: [String: RegistrySettings] = [:]) {
+                registries: [String: RegistrySettings] = [:], untagDeletesLastImage: Bool = false) {
         self.registries = registries
+        self.untagDeletesLastImage = untagDeletesLastImage
         self.desired = desired
         self.policy = policy
         self.observed = observed
@@ -194,7 +197,7 @@ public enum Planner {
         for img in observed.images where (tagsAfter[img.digest] ?? []).isEmpty && !desiredDigests.contains(img.digest) {
             let hadUnlisted = img.tags.contains { !desiredRefs.contains($0) }
             let kind: Action.Kind
-            if hadUnlisted && policy.unlisted == .remove { kind = .remove }
+            if hadUnlisted && (policy.unlisted == .remove || (policy.unlisted == .untag && input.untagDeletesLastImage)) { kind = .remove }
             else if policy.dangling == .prune { kind = .prune }
             else { continue }
             if retained.contains(img.digest) { continue }

@@ -8,6 +8,32 @@ import Glibc
 public enum Durable {
     public static func write(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
+        let tmp = try writeTemp(data, for: url)
+        guard rename(tmp.path, url.path) == 0 else {
+            let e = errno
+            unlink(tmp.path)
+            throw StoreError.io(path: url.path, errno: e)
+        }
+        syncDirectory(dir)
+    }
+
+    /// Creates `url` durably unless a file of that name exists, which it never replaces
+    /// (link(2) fails with EEXIST). Returns false when the file existed.
+    @discardableResult
+    public static func create(_ data: Data, at url: URL) throws -> Bool {
+        let tmp = try writeTemp(data, for: url)
+        defer { unlink(tmp.path) }
+        guard link(tmp.path, url.path) == 0 else {
+            if errno == EEXIST { return false }
+            throw StoreError.io(path: url.path, errno: errno)
+        }
+        syncDirectory(url.deletingLastPathComponent())
+        return true
+    }
+
+    /// `data` written and fsynced to a temp file beside `url`, for renaming or linking into place.
+    private static func writeTemp(_ data: Data, for url: URL) throws -> URL {
+        let dir = url.deletingLastPathComponent()
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError.io(path: tmp.path, errno: errno) }
@@ -24,12 +50,7 @@ public enum Durable {
         guard fsync(fd) == 0 else { throw StoreError.io(path: tmp.path, errno: errno) }
         close(fd)
         ok = true
-        guard rename(tmp.path, url.path) == 0 else {
-            let e = errno
-            unlink(tmp.path)
-            throw StoreError.io(path: url.path, errno: e)
-        }
-        syncDirectory(dir)
+        return tmp
     }
 
     static func syncDirectory(_ dir: URL) {

@@ -58,7 +58,10 @@ public final class LayoutStore: @unchecked Sendable {
         let fm = FileManager.default
         let layoutFile = root.appendingPathComponent("oci-layout")
         if !fm.fileExists(atPath: layoutFile.path) {
-            if fm.fileExists(atPath: root.path), let items = try? fm.contentsOfDirectory(atPath: root.path), !items.isEmpty {
+            // Another berth creating the store right now (or one killed while creating it)
+            // leaves at most the temp file of oci-layout, or has just renamed it into place.
+            if fm.fileExists(atPath: root.path), let items = try? fm.contentsOfDirectory(atPath: root.path),
+               items.contains(where: { !$0.hasPrefix(".oci-layout.tmp-") }), !fm.fileExists(atPath: layoutFile.path) {
                 throw StoreError.notAStore(path: root.path, reason: "the directory is not empty and has no oci-layout file")
             }
             try fm.createDirectory(at: root, withIntermediateDirectories: true)
@@ -68,7 +71,9 @@ public final class LayoutStore: @unchecked Sendable {
             try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         }
         if !fm.fileExists(atPath: root.appendingPathComponent("index.json").path) {
-            try writeIndex(LayoutIndex())
+            // Never replaces: a berth that created the store a moment ago may have filled it.
+            let doc = ImageIndex(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [])
+            try Durable.create(try LayoutStore.encoder.encode(doc), at: root.appendingPathComponent("index.json"))
         }
     }
 

@@ -1,5 +1,8 @@
 import Foundation
 import OCI
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The findings of `berth store verify` (fsck).
 public struct VerifyReport: Sendable {
@@ -54,7 +57,25 @@ extension LayoutStore {
     /// lock) it removes what is safe to remove: corrupt blobs, images whose blobs are missing
     /// or corrupt (their tags are recorded in the ledger), stray and ingest files, orphan
     /// records, unreferenced blobs. A later pull restores removed images.
+    ///
+    /// Without `repair` it takes no lock, so a writer may commit or collect blobs while it
+    /// reads: a blob that vanishes before it is read counts as absent, and damage found while
+    /// `index.json` changed is checked again (up to 5 times) before it is reported.
     public func verify(repair: Bool) throws -> VerifyReport {
+        var (report, indexChanged) = try check(repair: repair)
+        var attempt = 1
+        while !repair && !report.ok && indexChanged && attempt < 5 {
+            usleep(useconds_t(50_000 * attempt))
+            (report, indexChanged) = try check(repair: false)
+            attempt += 1
+        }
+        return report
+    }
+
+    /// One pass of `verify`; also says whether `index.json` changed while it ran.
+    private func check(repair: Bool) throws -> (VerifyReport, indexChanged: Bool) {
+        let indexURL = root.appendingPathComponent("index.json")
+        let indexAtStart = FileManager.default.contents(atPath: indexURL.path)
         var problems: [VerifyReport.Problem] = []
         var repaired: [String] = []
         let fm = FileManager.default
@@ -70,7 +91,11 @@ extension LayoutStore {
                     if repair { try? fm.removeItem(atPath: path); repaired.append("removed blobs/\(algo)/\(name)") }
                     continue
                 }
-                guard let h = FileHandle(forReadingAtPath: path) else { problems.append(.corruptBlob(d, "cannot be read")); bad.insert(d); continue }
+                guard let h = FileHandle(forReadingAtPath: path) else {
+                    // Collected by a writer since the listing: absent, not corrupt.
+                    if !fm.fileExists(atPath: path) { continue }
+                    problems.append(.corruptBlob(d, "cannot be read")); bad.insert(d); continue
+                }
                 var digester = StreamDigester(d.algorithm)
                 while let chunk = try? h.read(upToCount: 1 << 20), !chunk.isEmpty { digester.update(chunk) }
                 try? h.close()
@@ -147,6 +172,7 @@ extension LayoutStore {
             let collected = try collectGarbage()
             if !collected.blobs.isEmpty { repaired.append("collected \(collected.blobs.count) unreferenced blobs (\(collected.bytes) bytes)") }
         }
-        return VerifyReport(problems: problems, blobsChecked: sizes.count, bytesChecked: bytes, images: index.imageDigests.count, repaired: repaired)
+        let report = VerifyReport(problems: problems, blobsChecked: sizes.count, bytesChecked: bytes, images: index.imageDigests.count, repaired: repaired)
+        return (report, FileManager.default.contents(atPath: indexURL.path) != indexAtStart)
     }
 }

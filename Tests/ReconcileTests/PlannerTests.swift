@@ -24,10 +24,11 @@ enum F {
                             blobs: [BlobRef(digest: d(name), size: 10), BlobRef(digest: d("cfg-" + name), size: 5)] + blobs(layers)))
     }
     static func plan(_ desired: [DesiredTag], _ images: [ObservedImage], _ res: [String: Resolution], policy: Policy = Policy(),
-                     ledger: [LedgerEntry] = []) -> Plan {
+                     ledger: [LedgerEntry] = [], untagDeletes: Bool = false) -> Plan {
         Planner.plan(PlanInput(desired: desired, policy: policy, observed: Observed(images: images, ledger: ledger),
                                resolutions: Dictionary(uniqueKeysWithValues: res.map { (ref($0.key), $0.value) }),
-                               manifestPath: "images.yaml", storeName: "test", now: Date(timeIntervalSince1970: 0)))
+                               manifestPath: "images.yaml", storeName: "test", now: Date(timeIntervalSince1970: 0),
+                               untagDeletesLastImage: untagDeletes))
     }
     static func kinds(_ p: Plan) -> [String] { p.actions.map { "\($0.kind.rawValue) \($0.reference ?? $0.image!.short)" } }
 }
@@ -101,6 +102,15 @@ struct PlannerTests {
                                     "keep docker.io/library/w:1", "protected docker.io/library/k:1"])
         #expect(remove.summary.reclaimBytes == 115)
         #expect(remove.actions.first { $0.kind == .remove }?.previousTags == ["docker.io/library/x:1", "docker.io/library/x:2"])
+    }
+
+    @Test func untagOnAStoreThatDeletesWithTheLastTagIsShownAsRemoval() {
+        let extra = F.image("X", tags: ["x:1"], layers: ["x"])
+        let layout = F.plan([], [extra], [:], policy: Policy(unlisted: .untag))
+        #expect(F.kinds(layout) == ["untag docker.io/library/x:1"])
+        let engine = F.plan([], [extra], [:], policy: Policy(unlisted: .untag), untagDeletes: true)
+        #expect(F.kinds(engine) == ["untag docker.io/library/x:1", "remove \(F.d("X").short)"])
+        #expect(engine.summary.reclaimBytes == 115)
     }
 
     @Test func protectByReferencePattern() {

@@ -27,7 +27,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Store", dependencies: [
-            "OCI", "Registry", "CZlib",
+            "OCI", "Registry", "Transport", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The desired state: the YAML manifest, its schema and validation (pure, no I/O but reading the file).
@@ -56,8 +56,12 @@ let package = Package(
         .testTarget(name: "ImageSetTests", dependencies: ["ImageSet", "OCI"]),
         // Pure parts of Transport/Registry/Store: parsers, index edits, tar and gzip streams.
         .testTarget(name: "UnitTests", dependencies: ["Registry", "Store", "Transport", "OCI", "CZlib"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Store", "Registry", "OCI", "TestSupport", "BerthCLI"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport", "BerthCLI"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport", "OCI"]),
+        // One store conformance suite over the embedded layout and a real dockerd; end-to-end CLI runs.
+        .testTarget(name: "DockerTests", dependencies: ["Store", "Reconcile", "Registry", "OCI", "TestSupport", "ImageSet"]),
+        .testTarget(name: "ResilienceTests", dependencies: ["Store", "OCI", "TestSupport", "ImageSet", "Render"]),
+        .testTarget(name: "FaultTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -5,5 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# A short, bounded libFuzzer pass over the parsers (reference, manifest, template,
+# WWW-Authenticate); longer runs: fuzz/run.sh 600. Skipped with BERTH_SKIP_FUZZ=1.
+if [ "${BERTH_SKIP_FUZZ:-0}" != 1 ]; then
+  fuzz/run.sh "${BERTH_FUZZ_SECONDS:-10}"
+fi
 swift build --build-tests
 swift test --skip-build "$@"

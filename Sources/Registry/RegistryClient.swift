@@ -309,7 +309,7 @@ public final class RegistryClient: @unchecked Sendable {
         let host = repo.registryHost
         let hostSettings = settings(repo.domain)
         var tls = TLSOptions(verifyPeer: true, caFile: hostSettings.caFile)
-        var scheme = knownScheme(host) ?? "https"
+        var scheme = hostSettings.insecure ? try discoverScheme(host, tls: tls) : "https"
         if scheme == "https-insecure" { tls.verifyPeer = false; scheme = "https" }
 
         // Round 0 may go without credentials (the host's scheme is learned from its 401); a
@@ -322,18 +322,7 @@ public final class RegistryClient: @unchecked Sendable {
             if let auth = try authorization(host: host, repo: repo, scope: scope, forceNew: forceNewToken) {
                 request.headers.append(("Authorization", auth))
             }
-            let r: Exchange
-            do {
-                r = try followRedirects(request, originHost: host, maxBody: maxBody, stream: stream)
-            } catch let e as TransportError where hostSettings.insecure && knownScheme(host) == nil && scheme == "https" {
-                // Docker's insecure-registry rule: HTTPS first; on a TLS or protocol failure, plain HTTP.
-                if case .network = e {
-                    setScheme(host, "http")
-                    return try exchangeOnce(repo, what: what, scope: scope, maxBody: maxBody, stream: stream, build: build)
-                }
-                throw e
-            }
-            if knownScheme(host) == nil { setScheme(host, scheme) }
+            let r = try followRedirects(request, originHost: host, maxBody: maxBody, stream: stream)
             recordRateLimit(host: host, headers: r.headers)
             lastRetryAfter.value = RetryPolicy.parseRetryAfter(r.headers["Retry-After"])
             if r.status == 401, round < 2, let header = r.headers["WWW-Authenticate"] {
@@ -392,6 +381,28 @@ public final class RegistryClient: @unchecked Sendable {
 
     private func knownScheme(_ host: String) -> String? { lock.lock(); defer { lock.unlock() }; return schemes[host] }
     private func setScheme(_ host: String, _ s: String) { lock.lock(); schemes[host] = s; lock.unlock() }
+    private let discovery = NSLock()
+
+    /// Docker's insecure-registry rule, decided once per host (concurrent callers wait): HTTPS
+    /// if it answers; HTTPS without verification if only verification fails; else plain HTTP.
+    private func discoverScheme(_ host: String, tls: TLSOptions) throws -> String {
+        if let s = knownScheme(host) { return s }
+        discovery.lock(); defer { discovery.unlock() }
+        if let s = knownScheme(host) { return s }
+        func probe(_ tls: TLSOptions) throws {
+            _ = try http.send(HTTPRequest(method: "GET", url: "https://\(host)/v2/", tls: tls,
+                                          timeouts: Timeouts(connect: timeouts.connect, lowSpeedBytesPerSecond: 1, lowSpeedSeconds: 10, total: 30)),
+                              maxBodySize: 1 << 16)
+        }
+        var scheme = "https"
+        do { try probe(tls) } catch let e as TransportError {
+            guard case .network(let code, _, _, _) = e else { throw RegistryError.transport(e, what: "connect to \(host)") }
+            // 60: the peer's certificate did not verify (CURLE_PEER_FAILED_VERIFICATION).
+            if code == 60, (try? probe(TLSOptions(verifyPeer: false))) != nil { scheme = "https-insecure" } else { scheme = "http" }
+        }
+        setScheme(host, scheme)
+        return scheme
+    }
     private func challenge(_ host: String) -> AuthChallenge? { lock.lock(); defer { lock.unlock() }; return challenges[host] }
     private func setChallenge(_ host: String, _ c: AuthChallenge) { lock.lock(); challenges[host] = c; lock.unlock() }
 

@@ -301,8 +301,8 @@ struct TemplateParser {
         let pipe = try pipeline(context, end: .rightDelim)
         let savedVars = vars
         vars = ["$"]
+        defer { vars = savedVars }  // also when the body throws: an enclosing branch trims vars to its mark
         let (list, end) = try itemList()
-        vars = savedVars
         guard case .end = end else { throw errorf("unexpected \(end.goString) in \(context)") }
         try add(name, list)
         return .template(pos: item.pos, name: name, pipe: pipe)

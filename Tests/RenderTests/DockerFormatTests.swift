@@ -18,8 +18,10 @@ import Render
 
             """),
         ("{{.Repository}}:{{.Tag}}", "alpine:3.20\nregistry.example.com/team/app:<none>\n"),
+        // `--format json` escapes HTML as encoding/json does (measured: docker 28 prints
+        // `"Tag":"\u003cnone\u003e"`), unlike the template function `json`.
         ("json", #"{"Repository":"alpine","Tag":"3.20","ID":"0123456789ab","Size":"7.8MB"}"# + "\n"
-            + #"{"Repository":"registry.example.com/team/app","Tag":"<none>","ID":"ba9876543210","Size":"120MB"}"# + "\n"),
+            + #"{"Repository":"registry.example.com/team/app","Tag":"\u003cnone\u003e","ID":"ba9876543210","Size":"120MB"}"# + "\n"),
         ("table {{.ID}}", "IMAGE ID\n0123456789ab\nba9876543210\n"),
         ("table {{upper .Tag}}\\t{{json .Size}}\\t{{truncate (lower .Repository) 6}}", """
             TAG       SIZE      REPOSITORY

@@ -51,12 +51,21 @@ public struct ObservedImage: Codable, Sendable {
 
 /// The state of a store when a plan is made.
 public struct Observed: Sendable {
-    public var images: [ObservedImage]
+    public var images: [ObservedImage] { didSet { byTag = Observed.tagIndex(images) } }
     public var ledger: [LedgerEntry]
+    /// Position in `images` of the image each tag names (the first, as a linear search finds it).
+    private var byTag: [Reference: Int]
 
     public init(images: [ObservedImage], ledger: [LedgerEntry] = []) {
         self.images = images
         self.ledger = ledger
+        byTag = Observed.tagIndex(images)
+    }
+
+    private static func tagIndex(_ images: [ObservedImage]) -> [Reference: Int] {
+        var index = [Reference: Int](minimumCapacity: images.count * 2)
+        for (i, img) in images.enumerated() { for t in img.tags where index[t] == nil { index[t] = i } }
+        return index
     }
 
     /// Identifies this state: a plan made against it is stale once this changes. Covers which
@@ -66,7 +75,8 @@ public struct Observed: Sendable {
         return Digest.sha256(Array(lines.joined(separator: "\n").utf8)).description
     }
 
-    public func image(tagged ref: Reference) -> ObservedImage? { images.first { $0.tags.contains(ref) } }
+    /// The image `ref` names, in O(1): the planner and the resolver ask once per desired tag.
+    public func image(tagged ref: Reference) -> ObservedImage? { byTag[ref].map { images[$0] } }
 
     /// Every tag and the image it names (dangling images under `<none>@digest`): what the
     /// fingerprint covers, kept in a plan so a stale plan can say what changed.
@@ -103,7 +113,7 @@ extension LayoutStore {
         let images = try images(index: index, state: state).map { img -> ObservedImage in
             var blobs = [BlobRef(digest: img.manifest.digest, size: img.manifest.size)]
             if let cfg = img.record?.configDigest {
-                let size = ((try? FileManager.default.attributesOfItem(atPath: blobURL(cfg).path))?[.size] as? Int64) ?? 0
+                let size = img.record?.configSize ?? blobSize(cfg) ?? 0
                 blobs.append(BlobRef(digest: cfg, size: size))
             }
             blobs += img.layers.map { BlobRef(digest: $0.digest, size: $0.size) }

@@ -86,3 +86,12 @@ final class BlobClaims: @unchecked Sendable {
         for d in ds where counts[d] == nil { remove(d) }
     }
 }
+
+/// Layer facts learned by downloads in this process, for pulls that find the layer already
+/// committed by a concurrent pull whose facts are not in the state file yet.
+final class LearnedLayerFacts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var facts: [Digest: LayerFacts] = [:]
+    func set(_ d: Digest, _ f: LayerFacts) { lock.lock(); facts[d] = f; lock.unlock() }
+    func get(_ d: Digest) -> LayerFacts? { lock.lock(); defer { lock.unlock() }; return facts[d] }
+}

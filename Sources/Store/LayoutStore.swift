@@ -42,6 +42,8 @@ public final class LayoutStore: @unchecked Sendable {
     /// Blobs that pulls in this process are about to publish: a failed pull's rollback leaves
     /// them alone (another pull may be about to reference them).
     let claims = BlobClaims()
+    /// Facts of layers downloaded by this process (so no pull inflates a stored layer again).
+    let learnedFacts = LearnedLayerFacts()
 
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let s = environment["BERTH_STORE"], !s.isEmpty, s != "docker" { return s }
@@ -142,11 +144,17 @@ public final class LayoutStore: @unchecked Sendable {
 
     public func hasBlob(_ d: Digest) -> Bool { FileManager.default.fileExists(atPath: blobURL(d).path) }
 
+    /// The blob's size on disk, or nil when absent. (A plain stat: FileManager's attributes
+    /// also look up the owner's user and group names, reading /etc/passwd and /etc/group.)
+    public func blobSize(_ d: Digest) -> Int64? {
+        var st = stat()
+        return stat(blobURL(d).path, &st) == 0 ? Int64(st.st_size) : nil
+    }
+
     /// Reads a blob whole (manifests, configs), refusing files over `limit`.
     public func readBlob(_ d: Digest, limit: Int = 16 << 20) throws -> Data {
         let url = blobURL(d)
-        let attrs = try? FileManager.default.attributesOfItem(atPath: url.path)
-        guard let size = attrs?[.size] as? Int else { throw StoreError.missingBlob(d) }
+        guard let size = blobSize(d) else { throw StoreError.missingBlob(d) }
         guard size <= limit else { throw StoreError.corrupt(path: url.path, reason: "blob is \(size) bytes, over the \(limit)-byte read limit") }
         guard let data = FileManager.default.contents(atPath: url.path) else { throw StoreError.missingBlob(d) }
         return data
@@ -190,7 +198,7 @@ public final class LayoutStore: @unchecked Sendable {
         }
         return order.map { digest in
             let (desc, tags) = byDigest[digest]!
-            let layers = (try? readManifest(digest).layers) ?? []
+            let layers = state.record(digest)?.layers ?? (try? readManifest(digest).layers) ?? []
             var size: Int64 = 0
             for l in layers { size += state.layer(l.digest)?.fileBytes ?? l.size }
             return StoredImage(manifest: desc, tags: tags.sorted(), record: state.record(digest), size: size, layers: layers)

@@ -141,13 +141,14 @@ extension LayoutStore {
             try self.blobFlights.run(layer.digest) {
                 if self.hasBlob(layer.digest) { return }
                 learned = try self.ingestLayer(layer, diffID: diffIDs[i], from: repo, using: registry, events: events)
+                if let learned { self.learnedFacts.set(layer.digest, learned) }
                 committed.add(layer.digest)
             }
             if committed.contains(layer.digest) {
                 tally.lock(); downloaded += layer.size; count += 1; if let learned { facts[layer.digest] = learned }; tally.unlock()
                 events(.layerComplete(layer.digest))
             } else {
-                if known[layer.digest.description] == nil, let f = try self.inspectStoredLayer(layer) {
+                if known[layer.digest.description] == nil, let f = try self.learnedFacts.get(layer.digest) ?? self.inspectStoredLayer(layer) {
                     tally.lock(); facts[layer.digest] = f; tally.unlock()
                 }
                 events(.layerExists(layer.digest))
@@ -173,6 +174,8 @@ extension LayoutStore {
                 configDigest: image.config.digest, pulledAt: now, source: ref.description, repoDigests: [],
                 created: config.created, labels: config.config?.Labels, platform: descriptor.platform)
             if stored.digest != fetched.digest { record.sourceManifest = fetched.digest }
+            record.layers = image.layers.map { Descriptor(mediaType: ImageManifest.ociMediaType(for: $0.mediaType), digest: $0.digest, size: $0.size) }
+            record.configSize = image.config.size
             if !record.repoDigests.contains(repoDigest) { record.repoDigests.append(repoDigest) }
             record.repoDigests.sort()
             let wasTagged = ref.tag != nil && index.image(tagged: ref)?.digest == stored.digest

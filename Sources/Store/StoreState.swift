@@ -18,6 +18,9 @@ public struct ImageRecord: Codable, Sendable, Equatable {
     /// The registry's manifest digest when berth stored a converted one (Docker schema 2 is
     /// kept with OCI media types so skopeo and umoci can read it).
     public var sourceManifest: Digest?
+    /// The manifest's layers and the config's size, so listing and planning read no manifests.
+    public var layers: [Descriptor]?
+    public var configSize: Int64?
 
     public var createdDate: Date? { created.flatMap(RFC3339.parse) }
 

@@ -76,6 +76,9 @@ public final class HTTPClient: @unchecked Sendable {
         berth_setopt_long(h, CURLOPT_NOSIGNAL, 1)
         berth_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0)
         berth_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
+        // The shared connection cache keeps MAXCONNECTS idle connections (default 5): with more
+        // concurrent requests than that, every finished request would close its connection.
+        berth_setopt_long(h, CURLOPT_MAXCONNECTS, 64)
         berth_setopt_ptr(h, CURLOPT_USERAGENT, "berth/0.1")
         berth_setopt_ptr(h, CURLOPT_URL, request.url)
         berth_setopt_ptr(h, CURLOPT_HTTPHEADER, UnsafeRawPointer(slist))

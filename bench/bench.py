@@ -557,7 +557,7 @@ class Bench:
     # -- Offline plan on a large store ------------------------------------------------------------
 
     def large_store(self):
-        base = os.path.join(self.work, "large-store-v1")
+        base = os.path.join(self.work, "large-store-v2")
         store, mdir = os.path.join(base, "store"), os.path.join(base, "manifests")
         info_path = os.path.join(base, "info.json")
         if not os.path.exists(info_path):

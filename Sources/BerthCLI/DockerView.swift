@@ -39,6 +39,7 @@ enum DockerImageView {
             return try store.find(name, in: images).created ?? .distantPast
         }
         let before = try created("before"), since = try created("since")
+        let histories = state.histories()
         let patterns: [GlobPattern]
         do { patterns = try filters.values(for: "reference").map(GlobPattern.init) } catch let e as GlobPatternError {
             throw ViewError("invalid reference filter '\(e.pattern)': \(e.reason)")
@@ -65,7 +66,7 @@ enum DockerImageView {
             } else if danglingOnly && !tags.isEmpty {
                 continue
             }
-            out.append(Listed(image: img, repoTags: tags, repoDigests: digests, previous: state.history(of: img.digest)))
+            out.append(Listed(image: img, repoTags: tags, repoDigests: digests, previous: histories[img.digest] ?? []))
         }
         return out.sorted { a, b in
             let ca = a.image.created ?? .distantPast, cb = b.image.created ?? .distantPast

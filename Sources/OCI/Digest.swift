@@ -11,8 +11,17 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public let algorithm: Algorithm
     public let hex: String
+    private static let sha256Prefix = Array("sha256:".utf8)
 
     public init(parsing text: String) throws {
+        // Fast path for the common, valid form (state files hold tens of thousands of these).
+        let u = text.utf8
+        if u.count == 71, u.starts(with: Digest.sha256Prefix),
+           u.dropFirst(7).allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) {
+            self.algorithm = .sha256
+            self.hex = String(text.utf8.dropFirst(7))!
+            return
+        }
         guard let colon = text.firstIndex(of: ":") else {
             throw DigestError(input: text, reason: "missing ':' between algorithm and hex (expected sha256:<64 hex digits>)")
         }

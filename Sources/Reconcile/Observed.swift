@@ -108,8 +108,16 @@ public struct Observed: Sendable {
 extension LayoutStore {
     /// The store as the planner sees it.
     public func observe() throws -> Observed {
-        let state = try readState()
+        // The two files decode in parallel (each is tens of milliseconds on a large store).
+        var decoded: Result<StoreState, Error> = .success(StoreState())
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            decoded = Result { try self.readState() }
+            done.signal()
+        }
         let index = try readIndex()
+        done.wait()
+        let state = try decoded.get()
         let images = try images(index: index, state: state).map { img -> ObservedImage in
             var blobs = [BlobRef(digest: img.manifest.digest, size: img.manifest.size)]
             if let cfg = img.record?.configDigest {

@@ -22,6 +22,16 @@ public struct Descriptor: Codable, Hashable, Sendable {
     public var refName: String? { annotations?[Descriptor.refNameAnnotation] }
 }
 
+/// A blob and its stored size, for byte accounting (plans, stores' observations).
+public struct BlobRef: Codable, Hashable, Sendable {
+    public var digest: Digest
+    public var size: Int64
+    public init(digest: Digest, size: Int64) {
+        self.digest = digest
+        self.size = size
+    }
+}
+
 /// An image manifest (OCI or Docker v2 schema 2: the same shape).
 public struct ImageManifest: Codable, Sendable {
     public var schemaVersion: Int

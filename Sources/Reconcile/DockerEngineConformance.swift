@@ -24,7 +24,7 @@ extension DockerEngineStore: ConvergingStore {
         let state = try readState()
         let images = try images().map { img in
             let known = Set(img.layers.map(\.digest))
-            let blobs = img.layers.map { BlobRef(digest: $0.digest, size: $0.size) }
+            let blobs = img.layers
                 + img.registryBlobs.filter { !known.contains($0.digest) }.map { BlobRef(digest: $0.digest, size: 0) }
             return ObservedImage(digest: img.digest, id: img.id, tags: img.tags, repoDigests: img.repoDigests, labels: img.labels,
                                  created: img.created, size: img.size, blobs: blobs, inUse: img.inUse)

@@ -2,16 +2,6 @@ import Foundation
 import OCI
 import Store
 
-/// A blob and its stored (compressed) size, for byte accounting.
-public struct BlobRef: Codable, Hashable, Sendable {
-    public var digest: Digest
-    public var size: Int64
-    public init(digest: Digest, size: Int64) {
-        self.digest = digest
-        self.size = size
-    }
-}
-
 /// One image as a store reports it, whatever the store is.
 public struct ObservedImage: Codable, Sendable {
     /// The store's key: the image manifest digest.

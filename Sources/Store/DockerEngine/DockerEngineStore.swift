@@ -21,9 +21,9 @@ public struct EngineImage: Sendable {
     /// The engine's size (files in all layers).
     public var size: Int64
     /// The engine's layers as chain IDs with their sizes (the engine shares layers by chain ID).
-    public var layers: [EngineBlob]
+    public var layers: [BlobRef]
     /// Registry blobs berth pulled the image from (empty when berth did not pull it).
-    public var registryBlobs: [EngineBlob]
+    public var registryBlobs: [BlobRef]
     /// Containers (running or stopped) created from the image, by name.
     public var containers: [String]
     public var inUse: Bool { !containers.isEmpty }
@@ -70,7 +70,7 @@ public final class DockerEngineStore: @unchecked Sendable {
     let client: EngineClient
     let credentials: CredentialProvider
     private let mutex = NSLock()
-    private var layerCache: [Digest: [EngineBlob]] = [:]
+    private var layerCache: [Digest: [BlobRef]] = [:]
     private var reclaimed: Int64 = 0
 
     /// The negotiated API version (`1.41` for Docker 20.10).
@@ -186,7 +186,7 @@ public final class DockerEngineStore: @unchecked Sendable {
         var out: [EngineImage] = []
         for s in summaries {
             guard let id = try? Digest(parsing: s.Id) else { continue }
-            let layers: [EngineBlob]
+            let layers: [BlobRef]
             do { layers = try self.layers(of: id) } catch DockerEngineError.noSuchImage { continue }   // removed meanwhile
             let record = state.images[id.description]
             out.append(EngineImage(
@@ -211,7 +211,7 @@ public final class DockerEngineStore: @unchecked Sendable {
     }
 
     /// The image's layers as chain IDs with sizes; throws `noSuchImage` when it is gone.
-    func layers(of id: Digest) throws -> [EngineBlob] {
+    func layers(of id: Digest) throws -> [BlobRef] {
         mutex.lock()
         if let hit = layerCache[id] { mutex.unlock(); return hit }
         mutex.unlock()
@@ -221,7 +221,7 @@ public final class DockerEngineStore: @unchecked Sendable {
         if r.status == 404 { throw DockerEngineError.noSuchImage(id.description) }
         let history: [EngineAPI.HistoryItem] = try client.decode(r, what: "image history")
         let sizes = DockerEngineStore.layerSizes(history: history, layers: diffIDs.count, total: inspect.Size ?? 0)
-        let blobs = zip(chainIDs(diffIDs), sizes).map { EngineBlob(digest: $0, size: $1) }
+        let blobs = zip(chainIDs(diffIDs), sizes).map { BlobRef(digest: $0, size: $1) }
         mutex.lock(); layerCache[id] = blobs; mutex.unlock()
         return blobs
     }
@@ -311,8 +311,8 @@ public final class DockerEngineStore: @unchecked Sendable {
                                 what: "tag \(id.short) as \(ref.familiarString)")
         }
         let now = Date()
-        let blobs = [EngineBlob(digest: fetched.digest, size: Int64(fetched.data.count)), EngineBlob(digest: image.config.digest, size: image.config.size)]
-            + image.layers.map { EngineBlob(digest: $0.digest, size: $0.size) }
+        let blobs = [BlobRef(digest: fetched.digest, size: Int64(fetched.data.count)), BlobRef(digest: image.config.digest, size: image.config.size)]
+            + image.layers.map { BlobRef(digest: $0.digest, size: $0.size) }
         let moved = previous.flatMap { $0 == id ? nil : $0 }
         let previousDigest = try updateState { state -> Digest? in
             if state.images[id.description]?.manifest != fetched.digest {

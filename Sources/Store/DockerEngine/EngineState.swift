@@ -12,23 +12,14 @@ public struct EnginePullRecord: Codable, Sendable, Equatable {
     public var reference: String
     public var pulledAt: Date
     /// Registry blobs (manifest, config, compressed layers) and their sizes.
-    public var blobs: [EngineBlob]
+    public var blobs: [BlobRef]
 
-    public init(manifest: Digest, pulledDigest: Digest, reference: String, pulledAt: Date, blobs: [EngineBlob]) {
+    public init(manifest: Digest, pulledDigest: Digest, reference: String, pulledAt: Date, blobs: [BlobRef]) {
         self.manifest = manifest
         self.pulledDigest = pulledDigest
         self.reference = reference
         self.pulledAt = pulledAt
         self.blobs = blobs
-    }
-}
-
-public struct EngineBlob: Codable, Sendable, Hashable {
-    public var digest: Digest
-    public var size: Int64
-    public init(digest: Digest, size: Int64) {
-        self.digest = digest
-        self.size = size
     }
 }
 

@@ -74,9 +74,7 @@ public final class StoreLock {
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             if errno != EWOULDBLOCK && errno != EINTR { let e = errno; close(fd); throw StoreError.io(path: path, errno: e) }
             if Date() >= deadline {
-                var buf = [UInt8](repeating: 0, count: 64)
-                let n = pread(fd, &buf, 64, 0)
-                let holder = n > 0 ? Int(String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) : nil
+                let holder = StoreLock.holder(fd: fd)
                 close(fd)
                 throw StoreError.locked(path: path, holderPID: holder)
             }
@@ -90,6 +88,33 @@ public final class StoreLock {
     }
 
     deinit { release() }
+
+    /// The PID of the process holding the lock on `fd`'s file: from the kernel (/proc/locks,
+    /// by inode), else from what the holder wrote into the file. The holder writes its PID
+    /// just after taking the lock, so the file may still be empty for a moment: read it a few
+    /// times before giving up.
+    static func holder(fd: Int32) -> Int? {
+        var st = stat()
+        if fstat(fd, &st) == 0, let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) {
+            // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" (device as hex major:minor).
+            let dev = UInt64(st.st_dev)
+            let major = (dev >> 8) & 0xfff, minor = (dev & 0xff) | ((dev >> 12) & 0xfff00)
+            let suffix = String(format: "%02llx:%02llx:%llu", major, minor, UInt64(st.st_ino))
+            for line in locks.split(separator: "\n") where line.contains("FLOCK") {
+                let f = line.split(separator: " ", omittingEmptySubsequences: true)
+                if f.count >= 6, f[5] == suffix, let pid = Int(f[4]), pid > 0 { return pid }
+            }
+        }
+        for _ in 0..<10 {
+            var buf = [UInt8](repeating: 0, count: 64)
+            let n = pread(fd, &buf, 64, 0)
+            if n > 0, let pid = Int(String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return pid
+            }
+            usleep(20_000)
+        }
+        return nil
+    }
 
     private var released = false
     public func release() {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OCI
 import Registry
+import Render
 import Store
 
 struct Image: ParsableCommand {
@@ -103,7 +104,7 @@ final class PullProgress: @unchecked Sendable {
             if started[d] == nil { started[d] = Date() }
             let secs = max(0.001, Date().timeIntervalSince(started[d]!))
             let rate = Double(received) / secs
-            set(d, "Downloading  \(ByteText.human(received))/\(ByteText.human(total))  \(ByteText.human(Int64(rate)))/s", final: false)
+            set(d, "Downloading  \(DockerUnits.humanSize(received))/\(DockerUnits.humanSize(total))  \(DockerUnits.humanSize(Int64(rate)))/s", final: false)
         case .layerVerifying(let d): set(d, "Verifying Checksum", final: false)
         case .layerComplete(let d): set(d, "Pull complete", final: true)
         }
@@ -139,13 +140,3 @@ final class PullProgress: @unchecked Sendable {
     }
 }
 
-/// Sizes for progress lines (docker's decimal units).
-enum ByteText {
-    static func human(_ n: Int64) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB"]
-        var v = Double(n)
-        var i = 0
-        while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
-        return i == 0 ? "\(n)B" : String(format: v < 10 ? "%.3g%@" : "%.4g%@", v, units[i])
-    }
-}

@@ -58,12 +58,7 @@ struct ManifestCommand: ParsableCommand {
         /// The platform of a single image, from its config.
         func platformOf(_ m: FetchedManifest, ref: Reference, registry: RegistryClient) -> Platform? {
             guard let image = try? JSONDecoder().decode(ImageManifest.self, from: m.data) else { return nil }
-            final class Sink: BlobSink {
-                var data = Data()
-                func reset() throws { data = Data() }
-                func write(_ chunk: UnsafeRawBufferPointer) throws { data.append(chunk.bindMemory(to: UInt8.self)) }
-            }
-            let sink = Sink()
+            let sink = MemorySink()
             guard image.config.size < 1 << 20, (try? registry.fetchBlob(ref.repository, descriptor: image.config, into: sink)) != nil,
                   let config = try? JSONDecoder().decode(ImageConfig.self, from: sink.data) else { return nil }
             return Platform(os: config.os ?? "", architecture: config.architecture ?? "", variant: config.variant)

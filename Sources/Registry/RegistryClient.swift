@@ -28,6 +28,14 @@ public protocol BlobSink: AnyObject {
     func write(_ chunk: UnsafeRawBufferPointer) throws
 }
 
+/// A sink that keeps the bytes in memory (configs and other small blobs).
+public final class MemorySink: BlobSink {
+    public private(set) var data = Data()
+    public init() {}
+    public func reset() throws { data = Data() }
+    public func write(_ chunk: UnsafeRawBufferPointer) throws { data.append(chunk.bindMemory(to: UInt8.self)) }
+}
+
 /// A manifest as fetched: the exact bytes, their verified digest, and what they are.
 public struct FetchedManifest: Sendable {
     public var data: Data

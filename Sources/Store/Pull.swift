@@ -257,12 +257,6 @@ final class CommittedBlobs: @unchecked Sendable {
     var all: [Digest] { lock.lock(); defer { lock.unlock() }; return digests }
 }
 
-final class MemorySink: BlobSink {
-    var data = Data()
-    func reset() throws { data = Data() }
-    func write(_ chunk: UnsafeRawBufferPointer) throws { data.append(chunk.bindMemory(to: UInt8.self)) }
-}
-
 final class LayerSink: BlobSink {
     let file: LayoutStore.IngestFile
     let inspector: LayerInspector

@@ -1,6 +1,5 @@
 import Foundation
 import OCI
-import Store
 
 /// One image as a store reports it, whatever the store is.
 public struct ObservedImage: Codable, Sendable {
@@ -19,9 +18,15 @@ public struct ObservedImage: Codable, Sendable {
     public var blobs: [BlobRef]
     /// A container uses the image (Docker Engine): never removed.
     public var inUse: Bool
+    /// The platform of the image, from its config (nil when the store cannot say).
+    public var platform: Platform?
+    /// Blobs the image needs that the store lacks or holds at the wrong size (a stat per blob,
+    /// not a re-hash): such an image is not current, whatever its tags say.
+    public var damagedBlobs: [Digest]
 
     public init(digest: Digest, id: Digest, tags: [Reference], repoDigests: [String], labels: [String: String] = [:],
-                created: Date? = nil, size: Int64 = 0, blobs: [BlobRef] = [], inUse: Bool = false) {
+                created: Date? = nil, size: Int64 = 0, blobs: [BlobRef] = [], inUse: Bool = false,
+                platform: Platform? = nil, damagedBlobs: [Digest] = []) {
         self.digest = digest
         self.id = id
         self.tags = tags
@@ -31,6 +36,8 @@ public struct ObservedImage: Codable, Sendable {
         self.size = size
         self.blobs = blobs
         self.inUse = inUse
+        self.platform = platform
+        self.damagedBlobs = damagedBlobs
     }
 
     /// Whether the image was pulled from `repository` as `digest` (the tag's top digest).
@@ -95,29 +102,3 @@ public struct Observed: Sendable {
     }
 }
 
-extension LayoutStore {
-    /// The store as the planner sees it.
-    public func observe() throws -> Observed {
-        // The two files decode in parallel (each is tens of milliseconds on a large store).
-        var decoded: Result<StoreState, Error> = .success(StoreState())
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            decoded = Result { try self.readState() }
-            done.signal()
-        }
-        let index = try readIndex()
-        done.wait()
-        let state = try decoded.get()
-        let images = try images(index: index, state: state).map { img -> ObservedImage in
-            var blobs = [BlobRef(digest: img.manifest.digest, size: img.manifest.size)]
-            if let cfg = img.record?.configDigest {
-                let size = img.record?.configSize ?? blobSize(cfg) ?? 0
-                blobs.append(BlobRef(digest: cfg, size: size))
-            }
-            blobs += img.layers.map { BlobRef(digest: $0.digest, size: $0.size) }
-            return ObservedImage(digest: img.digest, id: img.id, tags: img.tags, repoDigests: img.repoDigests,
-                                 labels: img.labels, created: img.created, size: img.size, blobs: blobs)
-        }
-        return Observed(images: images, ledger: state.ledger)
-    }
-}

@@ -24,7 +24,6 @@ struct ApplyCommand: ParsableCommand {
           berth apply plan.json --yes
         """)
     @OptionGroup var storeOptions: StoreOptions
-    @OptionGroup var engine: EngineOptions
     @OptionGroup var manifest: ManifestOptions
     @Argument(help: ArgumentHelp("A plan saved by 'berth plan -o'.", valueName: "plan.json")) var planFile: String?
     @Flag(name: [.short, .long], help: "Apply without asking.") var yes = false
@@ -42,68 +41,55 @@ struct ApplyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try StoreFactory.open(storeOptions, engine)
-        let lock = try StoreFactory.lock(store, timeout: storeOptions.effectiveLockTimeout)
-        defer { lock.release() }
-        let plan: Plan
-        let registry: RegistryClient
-        let settings: [String: RegistrySettings]
-        if let planFile {
-            guard let data = FileManager.default.contents(atPath: planFile) else { throw ValidationError("cannot read plan file \(planFile)") }
-            do { plan = try Plan.decoder.decode(Plan.self, from: data) } catch {
-                throw ValidationError("\(planFile) is not a berth plan: \(error)")
-            }
-            guard plan.formatVersion == Plan.currentFormatVersion else {
-                throw ValidationError("\(planFile) has plan format \(plan.formatVersion); this berth reads \(Plan.currentFormatVersion)")
-            }
-            settings = plan.registries
-            registry = try Clients.registry(overrides: Planning.hostSettings(settings))
-        } else {
-            let set = try Planning.load(manifest.file)
-            settings = set.registries
-            registry = try Planning.registryClient(for: set)
-            plan = try Planning.makePlan(set, store: store, registry: registry, offline: manifest.offline)
-        }
+        let source: PlanSource = try planFile.map { .saved(try SavedPlan.read($0)) } ?? .manifest(Planning.load(manifest.file))
+        let store = try storeOptions.open(.write, verb: "apply")
+        let options = ConvergeOptions(offline: manifest.offline, parallel: parallel, layerParallel: layers,
+                                      lockTimeout: storeOptions.effectiveLockTimeout, metricsFile: metricsFile)
+        try ApplyCommand.converge(source, store: store, options: options,
+                                  presentation: .init(yes: yes, quiet: quiet, logFormat: logFormat, output: output, detailedExitcode: detailedExitcode))
+    }
+
+    /// How apply (and each converge round) talks to the person or the log.
+    struct Presentation {
+        var yes: Bool
+        var quiet: Bool
+        var logFormat: OutputFormat
+        var output: OutputFormat
+        var detailedExitcode: Bool
+    }
+
+    /// One converge session, rendered: the plan, the confirmation, progress, the summary; exit
+    /// status through `Failure` (1 failed or cancelled, 2 changed with --detailed-exitcode, 128+N interrupted).
+    static func converge(_ source: PlanSource, store: any ImageStore, options: ConvergeOptions, presentation p: Presentation) throws {
+        let (yes, quiet, logFormat, output, detailedExitcode) = (p.yes, p.quiet, p.logFormat, p.output, p.detailedExitcode)
         let json = logFormat == .json || output == .json
-        let started = Date()
-        var report = ApplyReport(run: UUID().uuidString.lowercased(), results: [])
-        if !plan.hasChanges && plan.summary.failed == 0 {
-            if !quiet && !json { Out.write(PlanText.render(plan, color: Terminal.colorAllowed)) }
-            report.seconds = Date().timeIntervalSince(started)
-            try store.recordRun(report.record(startedAt: started))
-            if let metricsFile { try Metrics.write(to: metricsFile, runs: try store.recentRuns()) }
+        let progress = ApplyProgress(json: logFormat == .json, silent: output == .json)
+        let outcome = try ConvergeSession(store: store).converge(source, options: options, confirm: { plan in
+            if !json { Out.write(PlanText.render(plan, color: Terminal.colorAllowed)) }
+            if !yes {
+                guard Terminal.isInteractive else {
+                    Out.error("Error: refusing to apply without confirmation: no terminal to ask on. Re-run with --yes to apply.")
+                    throw Failure(status: 1)
+                }
+                Out.write("\nApply these changes? [y/N] ")
+                let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+                guard answer == "y" || answer == "yes" else { return false }
+            }
+            // From here on the first SIGINT/SIGTERM finishes what is safe and releases the lock.
+            Interrupts.install()
+            progress.begin(live: Terminal.stdoutIsTTY, plannedBytes: plan.summary.downloadBytes)
+            return true
+        }, events: progress.handle)
+        guard let report = outcome.report else {
+            Out.print("Apply cancelled.")
+            throw Failure(status: 1)
+        }
+        if !outcome.plan.hasChanges && outcome.plan.summary.failed == 0 {
+            if !quiet && !json { Out.write(PlanText.render(outcome.plan, color: Terminal.colorAllowed)) }
             if output == .json { Out.print(String(decoding: try Plan.encoder.encode(report), as: UTF8.self)) }
             return
         }
-        if !json { Out.write(PlanText.render(plan, color: Terminal.colorAllowed)) }
-        if !yes {
-            guard Terminal.isInteractive else {
-                Out.error("Error: refusing to apply without confirmation: no terminal to ask on. Re-run with --yes to apply.")
-                throw Failure(status: 1)
-            }
-            Out.write("\nApply these changes? [y/N] ")
-            let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
-            guard answer == "y" || answer == "yes" else {
-                Out.print("Apply cancelled.")
-                throw Failure(status: 1)
-            }
-        }
-        let progress = ApplyProgress(json: logFormat == .json, silent: output == .json, live: Terminal.stdoutIsTTY,
-                                     plannedBytes: plan.summary.downloadBytes)
-        let executor = Executor(store: store, registry: registry, settings: settings, parallel: parallel, layerParallel: layers)
-        Interrupts.install()
-        do {
-            report = try executor.apply(plan, run: report.run, events: progress.handle)
-        } catch {
-            try? store.recordRun(RunRecord(id: report.run, startedAt: started, seconds: Date().timeIntervalSince(started), ok: false,
-                                           pulled: 0, updated: 0, untagged: 0, removed: 0, pruned: 0, failed: 0, downloadedBytes: 0,
-                                           reclaimedBytes: 0, errors: ["\(error)"]))
-            if let metricsFile { try? Metrics.write(to: metricsFile, runs: try store.recentRuns()) }
-            throw error
-        }
-        progress.bars?.end()
-        try store.recordRun(report.record(startedAt: started))
-        if let metricsFile { try Metrics.write(to: metricsFile, runs: try store.recentRuns()) }
+        progress.end()
         if Interrupts.received != 0 {
             Out.error("Interrupted: finished what was safe to finish; nothing partial was committed.")
             throw Failure(status: 128 + Interrupts.received)
@@ -141,13 +127,21 @@ enum ApplyText {
 final class ApplyProgress: @unchecked Sendable {
     let json: Bool
     let silent: Bool
+    // `bars` is set once by `begin`, before the executor starts the threads that call
+    // `handle`; the executor's thread start orders that write before every read.
     /// Live bars on a terminal (text mode only).
-    let bars: ProgressBars?
-    init(json: Bool, silent: Bool, live: Bool = false, plannedBytes: Int64 = 0) {
+    private(set) var bars: ProgressBars?
+    init(json: Bool, silent: Bool) {
         self.json = json
         self.silent = silent
-        self.bars = live && !json && !silent ? ProgressBars(plannedBytes: plannedBytes) : nil
     }
+
+    /// Called once the plan is confirmed, before any event.
+    func begin(live: Bool, plannedBytes: Int64) {
+        if live && !json && !silent { bars = ProgressBars(plannedBytes: plannedBytes) }
+    }
+
+    func end() { bars?.end() }
 
     func emit(_ fields: [String: Any]) {
         var f = fields

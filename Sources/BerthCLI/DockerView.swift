@@ -11,7 +11,7 @@ enum DockerImageView {
 
     /// An image with the references docker would report for it (after `reference=` filtering).
     struct Listed {
-        var image: StoredImage
+        var image: ObservedImage
         var repoTags: [Reference]
         var repoDigests: [Reference]
         var previous: [LedgerEntry]
@@ -21,12 +21,11 @@ enum DockerImageView {
     /// `label` with MatchKVList; `reference` with docker's familiar match, which also trims the
     /// references reported; `dangling=true` keeps images with no tag (digest-only ones too),
     /// `dangling=false` drops images with neither tag nor digest. Newest first.
-    static func list(_ store: LayoutStore, filters: FilterArgs) throws -> [Listed] {
+    static func list(_ observed: Observed, filters: FilterArgs) throws -> [Listed] {
         do { try filters.validate(allowed: listFilters) } catch FilterError.invalidFilter(let key, _) {
             throw ViewError("Invalid filter '\(key)'")   // dockerd 20.10's wording
         }
-        let images = try store.images()
-        let state = try store.readState()
+        let images = observed.images
         var danglingOnly = false
         if filters.contains("dangling") {
             if filters.exactMatch("dangling", "true") { danglingOnly = true }
@@ -36,10 +35,10 @@ enum DockerImageView {
         }
         func created(_ key: String) throws -> Date? {
             guard let name = filters.values(for: key).first else { return nil }
-            return try store.find(name, in: images).created ?? .distantPast
+            return try findImage(name, in: images).created ?? .distantPast
         }
         let before = try created("before"), since = try created("since")
-        let histories = state.histories()
+        let histories = observed.histories()
         let patterns: [GlobPattern]
         do { patterns = try filters.values(for: "reference").map(GlobPattern.init) } catch let e as GlobPatternError {
             throw ViewError("invalid reference filter '\(e.pattern)': \(e.reason)")
@@ -134,7 +133,7 @@ enum DockerImageView {
         let previous = row.listed.previous.map { (try? Reference(parsing: $0.reference))?.familiarString ?? $0.reference }
         var seen = Set<String>()
         let previousUnique = previous.filter { seen.insert($0).inserted }
-        let danglingSince = img.isDangling ? row.listed.previous.first.map { RFC3339.format($0.at) } ?? "" : ""
+        let danglingSince = img.tags.isEmpty ? row.listed.previous.first.map { RFC3339.format($0.at) } ?? "" : ""
         return .object([
             "Containers": "N/A",
             "CreatedAt": .string(DockerUnits.goTimeString(created)),

@@ -1,24 +1,38 @@
 import ArgumentParser
 import Foundation
+import Reconcile
+import Registry
 import Store
 
 /// berth's exit codes: 0 done/converged, 1 error, 2 changes (with --detailed-exitcode),
-/// 64 usage, 75 store lock held (EX_TEMPFAIL).
+/// 64 usage (a verb a store cannot serve, a bad locator), 75 store lock held (EX_TEMPFAIL).
 enum ExitStatus {
     static let lockHeld: Int32 = 75
+    static let usage: Int32 = 64
 
     static func run(_ command: BerthCommand.Type) {
+        var parsed: ParsableCommand
+        do { parsed = try command.parseAsRoot() } catch { command.exit(withError: error) }
         do {
-            var cmd = try command.parseAsRoot()
-            try cmd.run()
+            try parsed.run()
         } catch let f as Failure {
             exit(f.status)
         } catch let e as StoreError {
             Out.error("Error: \(e)")
-            if case .locked = e { exit(lockHeld) }
-            exit(1)
+            switch e {
+            case .locked: exit(lockHeld)
+            case .usage, .unsupported: exit(usage)
+            default: exit(1)
+            }
+        } catch let e as ValidationError {
+            command.exit(withError: e)
+        } catch let e as ExitCode {
+            command.exit(withError: e)
+        } catch let e as CleanExit {
+            command.exit(withError: e)
         } catch {
-            command.exit(withError: error)
+            Out.error("Error: \(ErrorText.describe(error))")
+            exit(1)
         }
     }
 }
@@ -26,4 +40,35 @@ enum ExitStatus {
 /// An error already reported to the user: exit with this status, print nothing more.
 struct Failure: Error {
     let status: Int32
+}
+
+/// A plain-language error from the command layer (exit 1).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Messages for people: berth's errors describe themselves; Foundation's are reduced to
+/// their plain reason instead of an `NSError` dump.
+enum ErrorText {
+    static func describe(_ error: Error) -> String {
+        if let d = error as? DecodingError { return decoding(d) }
+        if error is CocoaError || type(of: error) is NSError.Type {
+            let ns = error as NSError
+            if let path = ns.userInfo[NSFilePathErrorKey] as? String { return "\(path): \(ns.localizedDescription)" }
+            return ns.localizedDescription
+        }
+        if let e = error as? CustomStringConvertible { return e.description }
+        return (error as NSError).localizedDescription
+    }
+
+    static func decoding(_ e: DecodingError) -> String {
+        func path(_ c: [CodingKey]) -> String { c.isEmpty ? "the document" : c.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
+        switch e {
+        case .keyNotFound(let k, let c): return "missing '\(k.stringValue)' in \(path(c.codingPath))"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "unexpected value at \(path(c.codingPath)): \(c.debugDescription)"
+        case .dataCorrupted(let c): return "not valid JSON at \(path(c.codingPath)): \(c.debugDescription)"
+        @unknown default: return "not valid JSON"
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OCI
+import Reconcile
 import Registry
 import Render
 import Store
@@ -59,12 +60,12 @@ extension Image {
         func run() throws {
             let ref = try Reference(parsing: reference).withDefaultTag()
             let platform = try platform.map(Platform.init(parsing:)) ?? .host
-            let store = try LayoutStore(path: storeOptions.path)
+            let store = try storeOptions.open(.write, verb: "image pull")
             let lock = try store.lock(timeout: storeOptions.effectiveLockTimeout)
             defer { lock.release() }
-            let registry = try Clients.registry(options: registryOptions, for: ref)
+            let registry = try RegistryAccess.client(for: ref, insecure: registryOptions.insecure, caFile: registryOptions.caFile)
             let progress = PullProgress(quiet: quiet, live: Terminal.stdoutIsTTY)
-            let result = try store.pull(ref, using: registry,
+            let result = try store.pull(ref, from: nil, using: registry,
                                         options: PullOptions(platform: platform, maxConcurrentDownloads: maxConcurrentDownloads),
                                         events: progress.handle)
             progress.finish(result)

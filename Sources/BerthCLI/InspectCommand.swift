@@ -19,15 +19,15 @@ extension Image {
         func validate() throws { if images.isEmpty { throw ValidationError("\"inspect\" requires at least 1 argument.") } }
 
         func run() throws {
-            let store = try LayoutStore(path: storeOptions.path)
-            let all = try store.images()
-            let state = try store.readState()
+            let store = try storeOptions.open(.read, verb: "image inspect")
+            let observed = try store.observe()
+            let histories = observed.histories()
             var docs: [TemplateValue] = []
             var missing: [String] = []
             for name in images {
                 do {
-                    let img = try store.find(name, in: all)
-                    docs.append(try DockerInspect.document(img, store: store, state: state))
+                    let img = try findImage(name, in: observed.images)
+                    docs.append(DockerInspect.document(img, details: try store.details(of: img), history: histories[img.digest] ?? []))
                 } catch let e as StoreError {
                     if case .noSuchImage = e { missing.append(name) } else { throw e }
                 }
@@ -47,8 +47,8 @@ extension Image {
 
 /// docker image inspect's document for a stored image.
 enum DockerInspect {
-    static func document(_ img: StoredImage, store: LayoutStore, state: StoreState) throws -> TemplateValue {
-        let (config, _) = try store.readConfig(img.id)
+    static func document(_ img: ObservedImage, details: ImageDetails, history: [LedgerEntry]) -> TemplateValue {
+        let config = details.config
         let c = config.config ?? ImageConfig.ContainerConfig()
         func strings(_ a: [String]?) -> TemplateValue { a.map { .array($0.map(TemplateValue.string)) } ?? .null }
         func set(_ m: [String: EmptyObject]?) -> TemplateValue { m.map { .object($0.mapValues { _ in .map([]) }) } ?? .null }
@@ -64,20 +64,19 @@ enum DockerInspect {
             ("Labels", c.Labels.map { .object($0.mapValues(TemplateValue.string)) } ?? .null),
         ]
         if let s = c.StopSignal { configFields.append(("StopSignal", .string(s))) }
-        let history = state.history(of: img.digest)
         var berth: [(String, TemplateValue)] = [
-            ("Source", .string(img.record?.source ?? "")),
-            ("PulledAt", .string(img.record.map { RFC3339.format($0.pulledAt) } ?? "")),
+            ("Source", .string(details.source ?? "")),
+            ("PulledAt", .string(details.pulledAt.map { RFC3339.format($0) } ?? "")),
             ("Manifest", .string(img.digest.description)),
         ]
-        if let s = img.record?.sourceManifest { berth.append(("SourceManifest", .string(s.description))) }
+        if let s = details.sourceManifest { berth.append(("SourceManifest", .string(s.description))) }
         berth.append(("PreviousTags", .array(history.map { e in
             .map([("Reference", .string((try? Reference(parsing: e.reference))?.familiarString ?? e.reference)),
                   ("Until", .string(RFC3339.format(e.at))),
                   ("MovedTo", e.movedTo.map { .string($0.description) } ?? .null),
                   ("Cause", .string(e.cause))])
         })))
-        if img.isDangling, let last = history.first { berth.append(("DanglingSince", .string(RFC3339.format(last.at)))) }
+        if img.tags.isEmpty, let last = history.first { berth.append(("DanglingSince", .string(RFC3339.format(last.at)))) }
         var fields: [(String, TemplateValue)] = [
             ("Id", .string(img.id.description)),
             ("RepoTags", .array(img.tags.map { .string($0.familiarString) })),

@@ -33,8 +33,8 @@ extension Image {
 
         static func execute(_ flags: Flags) throws {
             let filters = try FilterArgs(parsing: flags.filter)
-            let store = try LayoutStore(path: flags.storeOptions.path)
-            let listed = try DockerImageView.list(store, filters: filters)
+            let store = try flags.storeOptions.open(.read, verb: "image ls")
+            let listed = try DockerImageView.list(try store.observe(), filters: filters)
             var source: String
             if flags.quiet { source = "{{.ID}}" }
             else if let f = flags.format, !f.isEmpty { source = f == "table" ? defaultFormat(flags) : f }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OCI
+import Reconcile
 import Registry
 import Render
 import Store
@@ -22,7 +23,7 @@ struct ManifestCommand: ParsableCommand {
 
         func run() throws {
             let ref = try Reference(parsing: reference).withDefaultTag()
-            let registry = try Clients.registry(options: registryOptions, for: ref)
+            let registry = try RegistryAccess.client(for: ref, insecure: registryOptions.insecure, caFile: registryOptions.caFile)
             let top = try registry.manifest(ref)
             guard verbose else {
                 let isIndex: Bool = { if case .index = top.kind { return true }; return false }()
@@ -75,13 +76,13 @@ struct SystemCommand: ParsableCommand {
         @Flag(name: [.short, .long], help: "Show detailed information on space usage.") var verbose = false
 
         func run() throws {
-            let store = try LayoutStore(path: storeOptions.path)
-            let usage = try DiskUsageView.compute(store)
+            let store = try storeOptions.open(.read, verb: "system df")
+            let usage = try store.diskUsage()
             if !verbose {
                 let pct: Int = usage.total > 0 ? Int((Double(usage.reclaimable) / Double(usage.total) * 100).rounded()) : 0
                 let size: String = DockerUnits.humanSizeFourDigits(Double(usage.total))
                 let reclaimable: String = DockerUnits.humanSizeFourDigits(Double(usage.reclaimable))
-                let table = "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE\n" + "Images\t\(usage.images.count)\t0\t\(size)\t\(reclaimable) (\(pct)%)\n"
+                let table = "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE\n" + "Images\t\(usage.images.count)\t\(usage.active)\t\(size)\t\(reclaimable) (\(pct)%)\n"
                 Out.write(TabWriter.docker.format(table))
                 return
             }

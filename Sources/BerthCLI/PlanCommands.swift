@@ -29,7 +29,7 @@ struct Validate: ParsableCommand {
     }
 }
 
-/// The shared road from a manifest to a plan: load, observe, resolve, plan.
+/// Loading a manifest for a command: diagnostics printed, then exit 1.
 enum Planning {
     static func load(_ path: String) throws -> ImageSet {
         do { return try ImageSet.load(path: path) } catch let e as ImageSetError {
@@ -38,37 +38,6 @@ enum Planning {
             Out.error("\(n) error\(n == 1 ? "" : "s") in \(path); nothing was changed.")
             throw Failure(status: 1)
         }
-    }
-
-    static func registryClient(for set: ImageSet) throws -> RegistryClient {
-        try Clients.registry(overrides: hostSettings(set.registries))
-    }
-
-    static func hostSettings(_ registries: [String: RegistrySettings]) -> [String: RegistryHostSettings] {
-        var out: [String: RegistryHostSettings] = [:]
-        for (host, s) in registries {
-            var h = RegistryHostSettings.defaults(for: host)
-            if s.insecure { h.insecure = true }
-            if let ca = s.caFile { h.caFile = ca }
-            out[host] = h
-            for m in s.mirrors where out[m] == nil { out[m] = RegistryHostSettings(insecure: s.insecure || RegistryHostSettings.defaults(for: m).insecure, caFile: s.caFile) }
-        }
-        return out
-    }
-
-    static func makePlan(_ set: ImageSet, store: ConvergingStore, registry: RegistryClient, offline: Bool) throws -> Plan {
-        let desired = set.desiredTags()
-        let observed = try store.observe()
-        let resolutions = Resolver(registry: registry, settings: set.registries).resolve(desired, observed: observed, offline: offline)
-        var warnings: [String] = []
-        for host in Set(desired.map(\.reference.registryHost)).sorted() {
-            if let rl = registry.rateLimit(for: host), rl.remaining < 20 {
-                warnings.append("\(host): only \(rl.remaining) pulls left in the rate-limit window\(rl.limit.map { " (of \($0))" } ?? "")")
-            }
-        }
-        return Planner.plan(PlanInput(desired: desired, policy: set.policy, observed: observed, resolutions: resolutions,
-                                      manifestPath: set.source, storeName: store.storeName, warnings: warnings,
-                                      registries: set.registries, untagDeletesLastImage: store.untagDeletesLastImage))
     }
 }
 
@@ -85,7 +54,6 @@ struct PlanCommand: ParsableCommand {
           berth plan -f images.yaml -o plan.json && berth apply plan.json --yes
         """)
     @OptionGroup var storeOptions: StoreOptions
-    @OptionGroup var engine: EngineOptions
     @OptionGroup var manifest: ManifestOptions
     @Option(name: .customLong("output"), help: "text or json.") var format: OutputFormat = .text
     @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Save the plan (with the store fingerprint and exact digests) for 'berth apply FILE'.", valueName: "plan.json"))
@@ -94,10 +62,18 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let set = try Planning.load(manifest.file)
-        let store = try StoreFactory.open(storeOptions, engine)
-        let plan = try Planning.makePlan(set, store: store, registry: try Planning.registryClient(for: set), offline: manifest.offline)
+        let store = try storeOptions.open(.read, verb: "plan")
+        let plan = try ConvergeSession(store: store).plan(set, registry: try RegistryAccess.client(registries: set.registries),
+                                                          offline: manifest.offline)
         if let out {
-            try Plan.encoder.encode(plan).write(to: URL(fileURLWithPath: out), options: .atomic)
+            // terraform's rule: a plan that could not be made whole is not saved.
+            if plan.summary.failed > 0 {
+                Out.error("Error: the plan has \(plan.summary.failed) failed action\(plan.summary.failed == 1 ? "" : "s"); it was not saved to \(out). Fix them and plan again.")
+            } else {
+                do { try Durable.write(try Plan.encoder.encode(plan), to: URL(fileURLWithPath: out)) } catch let e as StoreError {
+                    throw CLIError("cannot save the plan to \(out): \(e)")
+                }
+            }
         }
         switch format {
         case .json: Out.print(String(decoding: try Plan.encoder.encode(plan), as: UTF8.self))

@@ -38,7 +38,7 @@ extension Image {
                 let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
                 guard answer == "y" || answer == "yes" else { return }
             }
-            let store = try LayoutStore(path: storeOptions.path)
+            let store = try storeOptions.open(.read, verb: "image prune")
             let lock = dryRun ? nil : try store.lock(timeout: storeOptions.effectiveLockTimeout)
             defer { lock?.release() }
             let victims = try store.pruneCandidates(all: all, filter: PruneFilter(until: until, labels: rules))

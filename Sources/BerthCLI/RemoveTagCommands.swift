@@ -21,7 +21,7 @@ extension Image {
         func run() throws { try Remove.execute(images: images, force: force, storeOptions: storeOptions) }
 
         static func execute(images: [String], force: Bool, storeOptions: StoreOptions) throws {
-            let store = try LayoutStore(path: storeOptions.path)
+            let store = try storeOptions.open(.read, verb: "image rm")
             let lock = try store.lock(timeout: storeOptions.effectiveLockTimeout)
             defer { lock.release() }
             var failed = false
@@ -29,11 +29,15 @@ extension Image {
                 do {
                     for r in try store.remove(name, force: force) { Out.print(DeleteText.line(r, capitalized: true)) }
                 } catch let e as StoreError {
+                    if case .locked = e { throw e }
+                    failed = true
+                    Out.error("Error: \(e)")
+                } catch let e as DockerEngineError {
                     failed = true
                     Out.error("Error: \(e)")
                 }
             }
-            try store.collectGarbage()
+            _ = try store.collectGarbage()
             if failed { throw Failure(status: 1) }
         }
     }
@@ -51,10 +55,10 @@ extension Image {
 
         func run() throws {
             let ref = try Reference(parsing: target)
-            let store = try LayoutStore(path: storeOptions.path)
+            let store = try storeOptions.open(.write, verb: "image tag")
             let lock = try store.lock(timeout: storeOptions.effectiveLockTimeout)
             defer { lock.release() }
-            try store.tag(source: source, target: ref)
+            try store.tag(source, as: ref, cause: "tag", run: nil)
         }
     }
 }

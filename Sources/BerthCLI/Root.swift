@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Store
 
 /// The `berth` command tree. `main()` maps errors to exit codes (see ExitCode+Berth).
 public struct BerthCommand: ParsableCommand {
@@ -29,22 +30,25 @@ public enum BerthVersion {
     public static let string = "0.1.0"
 }
 
-/// Options every store-touching command shares.
+/// Options every store-touching command shares: the store locator (the one door) and the lock.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The store: a directory holding the OCI layout (default $BERTH_STORE, else ~/.local/share/berth).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The store: PATH or oci:PATH (an OCI layout), docker or docker:unix:///path.sock (a Docker Engine). Default $BERTH_STORE, else ~/.local/share/berth.", valueName: "locator"))
     var store: String?
+
+    @Option(name: .customLong("docker-host"),
+            help: ArgumentHelp("The Docker Engine to use as the store (unix:///path or tcp://host:port; default $DOCKER_HOST, else unix:///var/run/docker.sock). Implies --store docker.", valueName: "url"))
+    var dockerHost: String?
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for another berth holding the store lock (default 0 without a terminal, 10 with one).", valueName: "seconds"))
     var lockTimeout: Double?
 
-    var path: String { store ?? LayoutStoreDefaults.path }
     var effectiveLockTimeout: Double { lockTimeout ?? (Terminal.isInteractive ? 10 : 0) }
-}
 
-enum LayoutStoreDefaults {
-    static var path: String {
-        ProcessInfo.processInfo.environment["BERTH_STORE"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? ((ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()) + "/.local/share/berth")
+    func locator() throws -> StoreLocator { try StoreLocator.resolve(store, dockerHost: dockerHost) }
+
+    /// The store, through the one door. `.read` never creates a store.
+    func open(_ access: StoreFactory.Access, verb: String) throws -> any ImageStore {
+        try StoreFactory.open(try locator(), for: access, verb: verb)
     }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 import Store
 
 struct StoreCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "store", abstract: "Check and repair the embedded store.",
+    static let configuration = CommandConfiguration(commandName: "store", abstract: "Check and repair an OCI layout store.",
                                                     subcommands: [Verify.self])
 
     struct Verify: ParsableCommand {
@@ -14,7 +14,7 @@ struct StoreCommand: ParsableCommand {
         @Flag(help: "Remove what is safe to remove: corrupt blobs, damaged images (pull them again), leftovers.") var repair = false
 
         func run() throws {
-            let store = try LayoutStore(path: storeOptions.path)
+            let store = try storeOptions.open(.read, verb: "store verify")
             // Verification reads without the lock when not repairing; the check of a store
             // being written may report files that are mid-commit as unreferenced.
             let lock = repair ? try store.lock(timeout: storeOptions.effectiveLockTimeout) : nil

@@ -4,28 +4,6 @@ import OCI
 import Registry
 import Store
 
-/// The few store calls the executor makes (a store converged by berth implements these).
-public protocol ConvergingStore: AnyObject {
-    var storeName: String { get }
-    /// Whether removing an image's last tag deletes the image (a Docker Engine has no untagged
-    /// images but dangling ones it made itself); the planner then shows such untags as removals.
-    var untagDeletesLastImage: Bool { get }
-    func observe() throws -> Observed
-    /// Fetches `source` (a digest reference, possibly on a mirror) and points `ref` at it.
-    func pullImage(_ ref: Reference, from source: Reference, using registry: RegistryClient, platform: Platform, parallel: Int, run: String,
-                   events: @escaping (PullEvent) -> Void) throws -> PullResult
-    /// Removes `ref` from the image it names, recording it in the ledger.
-    func untagImage(_ ref: Reference, run: String) throws
-    /// Deletes an image that has no tag left. Returns false if it gained a tag meanwhile.
-    func removeImage(_ digest: Digest, run: String) throws -> Bool
-    /// Deletes blobs nothing references; returns bytes freed.
-    func collectGarbage() throws -> Int64
-    /// Keeps the outcome of a run (for `berth status` and metrics).
-    func recordRun(_ run: RunRecord) throws
-    /// The most recent runs, oldest first.
-    func recentRuns() throws -> [RunRecord]
-}
-
 extension ApplyReport {
     /// This report as a run record.
     public func record(startedAt: Date) -> RunRecord {
@@ -82,13 +60,13 @@ public enum ApplyEvent: Sendable {
 /// untags, then removals and prunes, then blob GC. One failed action does not stop the others;
 /// each is reported done, failed or skipped. A saved plan whose store changed is refused.
 public struct Executor {
-    public var store: ConvergingStore
+    public var store: any ImageStore
     public var registry: RegistryClient
     public var settings: [String: RegistrySettings]
     public var parallel: Int
     public var layerParallel: Int
 
-    public init(store: ConvergingStore, registry: RegistryClient, settings: [String: RegistrySettings], parallel: Int = 3, layerParallel: Int = 3) {
+    public init(store: any ImageStore, registry: RegistryClient, settings: [String: RegistrySettings], parallel: Int = 3, layerParallel: Int = 3) {
         self.store = store
         self.registry = registry
         self.settings = settings
@@ -96,7 +74,7 @@ public struct Executor {
         self.layerParallel = layerParallel
     }
 
-    public func apply(_ plan: Plan, run: String = UUID().uuidString.lowercased(), events: @escaping (ApplyEvent) -> Void = { _ in }) throws -> ApplyReport {
+    public func apply(_ plan: Plan, run: String = UUID().uuidString.lowercased(), events: @escaping @Sendable (ApplyEvent) -> Void = { _ in }) throws -> ApplyReport {
         let started = Date()
         let observed = try store.observe()
         if observed.fingerprint != plan.storeFingerprint {
@@ -126,7 +104,7 @@ public struct Executor {
         for action in plan.actions where action.kind == .untag {
             events(.actionStarted(action))
             do {
-                try store.untagImage(try Reference(parsing: action.reference ?? ""), run: run)
+                try store.untag(try Reference(parsing: action.reference ?? ""), cause: "apply", run: run)
                 record(ActionResult(action: action, status: .done, error: nil, bytes: 0))
             } catch {
                 record(ActionResult(action: action, status: .failed, error: "\(error)", bytes: 0))
@@ -168,59 +146,26 @@ public struct Executor {
     }
 
     /// Pulls what the action names, by its digest, trying mirrors first.
-    func fetch(_ action: Action, run: String, events: @escaping (ApplyEvent) -> Void) throws -> Int64 {
+    func fetch(_ action: Action, run: String, events: @escaping @Sendable (ApplyEvent) -> Void) throws -> Int64 {
         let ref = try Reference(parsing: action.reference ?? "")
         let platform = try action.platform.map(Platform.init(parsing:)) ?? .host
         let wanted = action.pullDigest.map { ref.withDigest($0) } ?? ref
         var lastError: Error = ApplyError.unresolved(ref.description)
         for source in MirrorRouting.candidates(for: wanted, settings: settings[ref.domain]) {
             do {
-                let result = try store.pullImage(ref, from: source, using: registry, platform: platform, parallel: layerParallel, run: run) { e in
+                // The store refuses anything but the planned manifest before it writes or tags.
+                let options = PullOptions(platform: platform, maxConcurrentDownloads: layerParallel, cause: "apply", run: run, expected: action.image)
+                let result = try store.pull(ref, from: source, using: registry, options: options) { e in
                     events(.pull(ref, e))
                 }
-                if let expected = action.image, result.sourceManifest != expected, result.manifest != expected {
-                    throw ApplyError.stalePlan("\(ref.familiarString) resolved to \(result.manifest), the plan says \(expected)")
-                }
                 return result.bytesDownloaded
-            } catch let e as ApplyError {
-                throw e
+            } catch let e as PullError {
+                if case .unexpected = e { throw e }
+                lastError = e
             } catch {
                 lastError = error
             }
         }
         throw lastError
     }
-}
-
-extension LayoutStore: ConvergingStore {
-    public var storeName: String { root.path }
-    public var untagDeletesLastImage: Bool { false }
-
-    public func pullImage(_ ref: Reference, from source: Reference, using registry: RegistryClient, platform: Platform, parallel: Int, run: String,
-                          events: @escaping (PullEvent) -> Void) throws -> PullResult {
-        try pull(ref, from: source, using: registry,
-                        options: PullOptions(platform: platform, maxConcurrentDownloads: parallel, cause: "apply", run: run), events: events)
-    }
-
-    public func untagImage(_ ref: Reference, run: String) throws {
-        let now = Date()
-        try update { index, state in
-            guard let d = index.untag(ref) else { return }
-            state.ledger.append(LedgerEntry(image: d, imageID: state.record(d)?.configDigest ?? d, reference: ref.description,
-                                            movedTo: nil, at: now, cause: "apply", run: run))
-        }
-    }
-
-    public func removeImage(_ digest: Digest, run: String) throws -> Bool {
-        try update { index, state in
-            guard index.tags(of: digest).isEmpty else { return false }
-            index.remove(digest)
-            state.images[digest.description] = nil
-            return true
-        }
-    }
-
-    public func collectGarbage() throws -> Int64 { try collectGarbage(dryRun: false).bytes }
-
-    public func recentRuns() throws -> [RunRecord] { try readState().runs }
 }

@@ -12,14 +12,30 @@ public struct StoredImage: Sendable {
     /// Docker's size: the sum of the files in all layers (compressed sizes when unknown).
     public var size: Int64
     public var layers: [Descriptor]
+    /// Read from the manifest and config when berth has no record of the image (content
+    /// another tool wrote: skopeo, umoci, podman).
+    public var derived: DerivedFacts?
+
+    public struct DerivedFacts: Sendable {
+        public var config: Descriptor
+        public var created: Date?
+        public var labels: [String: String]
+        public var platform: Platform?
+    }
 
     public var digest: Digest { manifest.digest }
     /// Docker's image ID: the config digest.
-    public var id: Digest { record?.configDigest ?? manifest.digest }
+    public var id: Digest { record?.configDigest ?? derived?.config.digest ?? manifest.digest }
     public var isDangling: Bool { tags.isEmpty }
-    public var created: Date? { record?.createdDate }
-    public var labels: [String: String] { record?.labels ?? [:] }
+    public var created: Date? { record.map { $0.createdDate } ?? derived?.created }
+    public var labels: [String: String] { record?.labels ?? derived?.labels ?? [:] }
     public var repoDigests: [String] { record?.repoDigests ?? [] }
+    public var platform: Platform? { record?.platform ?? derived?.platform }
+    /// The config blob, when known.
+    public var config: BlobRef? {
+        if let r = record { return BlobRef(digest: r.configDigest, size: r.configSize ?? 0) }
+        return derived.map { BlobRef(digest: $0.config.digest, size: $0.config.size) }
+    }
 }
 
 /// The embedded store: an OCI image layout directory that skopeo, umoci and podman read
@@ -45,20 +61,24 @@ public final class LayoutStore: @unchecked Sendable {
     /// Facts of layers downloaded by this process (so no pull inflates a stored layer again).
     let learnedFacts = LearnedLayerFacts()
 
-    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let s = environment["BERTH_STORE"], !s.isEmpty, s != "docker" { return s }
-        let home = environment["HOME"] ?? NSHomeDirectory()
-        return (environment["XDG_DATA_HOME"].map { $0 + "/berth" }) ?? home + "/.local/share/berth"
-    }
-
-    /// Opens the store at `path`, creating an empty layout if the directory is absent or empty.
-    public init(path: String) throws {
+    /// Opens the store at `path`. With `create` (the writers: pull, apply, tag), an empty
+    /// layout is made if the directory is absent or empty; without it (every read), a path
+    /// that holds no OCI layout throws `noStore` and nothing is created.
+    public init(path: String, create: Bool = true) throws {
         root = URL(fileURLWithPath: path).standardizedFileURL
         blobsDir = root.appendingPathComponent("blobs")
         berthDir = root.appendingPathComponent("berth")
         ingestDir = berthDir.appendingPathComponent("ingest")
         let fm = FileManager.default
         let layoutFile = root.appendingPathComponent("oci-layout")
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: root.path, isDirectory: &isDir), !isDir.boolValue {
+            throw StoreError.notAStore(path: root.path, reason: "it is a file, not a directory")
+        }
+        if !create {
+            guard fm.fileExists(atPath: layoutFile.path) else { throw StoreError.noStore(path: root.path) }
+            return
+        }
         if !fm.fileExists(atPath: layoutFile.path) {
             // Another berth creating the store right now (or one killed while creating it)
             // leaves at most the temp file of oci-layout, or has just renamed it into place.
@@ -66,16 +86,29 @@ public final class LayoutStore: @unchecked Sendable {
                items.contains(where: { !$0.hasPrefix(".oci-layout.tmp-") }), !fm.fileExists(atPath: layoutFile.path) {
                 throw StoreError.notAStore(path: root.path, reason: "the directory is not empty and has no oci-layout file")
             }
-            try fm.createDirectory(at: root, withIntermediateDirectories: true)
+            try LayoutStore.makeDirectory(root)
             try Durable.write(Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: layoutFile)
         }
         for dir in [blobsDir.appendingPathComponent("sha256"), ingestDir] where !fm.fileExists(atPath: dir.path) {
-            try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+            try LayoutStore.makeDirectory(dir)
         }
         if !fm.fileExists(atPath: root.appendingPathComponent("index.json").path) {
             // Never replaces: a berth that created the store a moment ago may have filled it.
             let doc = ImageIndex(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [])
             try Durable.create(try LayoutStore.encoder.encode(doc), at: root.appendingPathComponent("index.json"))
+        }
+    }
+
+    /// `mkdir -p`, failing with the errno of the component that could not be made.
+    static func makeDirectory(_ url: URL) throws {
+        var path = ""
+        for part in url.path.split(separator: "/", omittingEmptySubsequences: true) {
+            path += "/" + part
+            if mkdir(path, 0o755) != 0 && errno != EEXIST { throw StoreError.io(path: path, errno: errno) }
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue else {
+            throw StoreError.notAStore(path: url.path, reason: "it is not a directory")
         }
     }
 
@@ -144,6 +177,15 @@ public final class LayoutStore: @unchecked Sendable {
 
     public func hasBlob(_ d: Digest) -> Bool { FileManager.default.fileExists(atPath: blobURL(d).path) }
 
+    /// Whether the blob is present at `size`. A blob of another size is damaged: it is removed
+    /// (the caller holds the lock), so the pull that asked fetches it again.
+    func hasBlob(_ d: Digest, size: Int64) -> Bool {
+        guard let actual = blobSize(d) else { return false }
+        if actual == size { return true }
+        unlink(blobURL(d).path)
+        return false
+    }
+
     /// The blob's size on disk, or nil when absent. (A plain stat: FileManager's attributes
     /// also look up the owner's user and group names, reading /etc/passwd and /etc/group.)
     public func blobSize(_ d: Digest) -> Int64? {
@@ -198,10 +240,21 @@ public final class LayoutStore: @unchecked Sendable {
         }
         return order.map { digest in
             let (desc, tags) = byDigest[digest]!
-            let layers = state.record(digest)?.layers ?? (try? readManifest(digest).layers) ?? []
+            let record = state.record(digest)
+            var layers = record?.layers ?? []
+            var derived: StoredImage.DerivedFacts?
+            if record?.layers == nil, let manifest = try? readManifest(digest) {
+                layers = manifest.layers
+                if record == nil {
+                    let config = try? readConfig(manifest.config.digest).0
+                    derived = StoredImage.DerivedFacts(
+                        config: manifest.config, created: config?.createdDate, labels: config?.labels ?? [:],
+                        platform: config.flatMap { c in c.os.flatMap { os in c.architecture.map { Platform(os: os, architecture: $0, variant: c.variant) } } })
+                }
+            }
             var size: Int64 = 0
             for l in layers { size += state.layer(l.digest)?.fileBytes ?? l.size }
-            return StoredImage(manifest: desc, tags: tags.sorted(), record: state.record(digest), size: size, layers: layers)
+            return StoredImage(manifest: desc, tags: tags.sorted(), record: record, size: size, layers: layers, derived: derived)
         }
     }
 
@@ -247,7 +300,7 @@ public final class LayoutStore: @unchecked Sendable {
     /// blob was already there.
     @discardableResult
     public func putBlob(_ data: Data, digest: Digest) throws -> Bool {
-        guard !hasBlob(digest) else { return false }
+        guard !hasBlob(digest, size: Int64(data.count)) else { return false }
         var dg = StreamDigester(digest.algorithm)
         dg.update(data)
         guard dg.finalize() == digest else { throw StoreError.corrupt(path: "(new blob)", reason: "content does not match \(digest)") }

@@ -19,33 +19,6 @@ public func chainIDs(_ diffIDs: [Digest]) -> [Digest] {
 }
 
 extension LayoutStore {
-    /// Finds an image the way docker does: as a reference first (`name[:tag]`, `name@digest`,
-    /// with `:latest` implied), then as a full or short image-ID prefix (`sha256:` optional).
-    /// An ID prefix matching several images is an error naming them.
-    public func find(_ text: String, in images: [StoredImage]) throws -> StoredImage {
-        if let ref = try? Reference(parsing: text) {
-            if let digest = ref.digest {
-                let repoDigest = "\(ref.name)@\(digest)"
-                if let hit = images.first(where: { $0.repoDigests.contains(repoDigest) || ($0.digest == digest && $0.tags.contains { $0.name == ref.name }) }) {
-                    return hit
-                }
-            } else {
-                let tagged = ref.withDefaultTag()
-                if let hit = images.first(where: { $0.tags.contains(tagged) }) { return hit }
-            }
-        }
-        var hex = text.lowercased()
-        if hex.hasPrefix("sha256:") { hex.removeFirst(7) }
-        guard !hex.isEmpty, hex.count <= 64, hex.allSatisfy({ $0.isHexDigit }) else { throw StoreError.noSuchImage(text) }
-        var seen = Set<Digest>()
-        let matches = images.filter { $0.id.hex.hasPrefix(hex) && seen.insert($0.id).inserted }
-        if matches.count > 1 {
-            throw StoreError.ambiguous(text, candidates: matches.map(\.id.short))
-        }
-        guard let id = matches.first?.id else { throw StoreError.noSuchImage(text) }
-        return images.first { $0.id == id }!
-    }
-
     /// Docker's `rmi`, with docker's rules:
     /// - By name (`repo:tag`): removes that tag; when no other tag of the repository remains,
     ///   its repo digests go too; the image is deleted only when no reference is left.
@@ -55,7 +28,7 @@ extension LayoutStore {
     /// The caller holds the store lock; blobs are collected separately.
     public func remove(_ text: String, force: Bool, cause: String = "rm", run: String? = nil, now: Date = Date()) throws -> [DeleteRecord] {
         let all = try images()
-        let image = try find(text, in: all)
+        let image = try findImage(text, in: all)
         let sameID = all.filter { $0.id == image.id }
         var records: [DeleteRecord] = []
 
@@ -145,7 +118,7 @@ extension LayoutStore {
     @discardableResult
     public func tag(source: String, target: Reference, cause: String = "tag", run: String? = nil, now: Date = Date()) throws -> Digest? {
         let all = try images()
-        let image = try find(source, in: all)
+        let image = try findImage(source, in: all)
         let ref = target.withDefaultTag()
         guard ref.tag != nil, ref.digest == nil else {
             throw StoreError.conflict("refusing to create a tag with a digest reference")

@@ -26,7 +26,7 @@ public struct PruneFilter: Sendable {
 
     /// Docker's semantics: all positive label rules must match, no negated rule may match,
     /// and the image must be created before `until`.
-    public func matches(_ image: StoredImage) -> Bool {
+    public func matches(_ image: ObservedImage) -> Bool {
         if let until, let created = image.created, created >= until { return false }
         return labels.allSatisfy { $0.matches(image.labels) }
     }
@@ -36,19 +36,18 @@ public struct PruneReport: Sendable {
     public var records: [DeleteRecord]
     /// Bytes freed on disk (or that would be): blobs no remaining image uses.
     public var reclaimed: Int64
-    public var images: [StoredImage]
+    public var images: [ObservedImage]
+    public init(records: [DeleteRecord], reclaimed: Int64, images: [ObservedImage]) {
+        self.records = records
+        self.reclaimed = reclaimed
+        self.images = images
+    }
 }
 
 extension LayoutStore {
-    /// The images `image prune` would remove: dangling ones, or with `all` every image
-    /// (the embedded store has no containers that could hold one).
-    public func pruneCandidates(all: Bool, filter: PruneFilter, protected: (StoredImage) -> Bool = { _ in false }) throws -> [StoredImage] {
-        try images().filter { (all || $0.isDangling) && filter.matches($0) && !protected($0) }
-    }
-
     /// Removes `victims` (or with `dryRun` only reports), then collects blobs. The report is
     /// the same either way: a dry run prints exactly what a real run removes.
-    public func prune(_ victims: [StoredImage], dryRun: Bool) throws -> PruneReport {
+    func prune(stored victims: [StoredImage], dryRun: Bool) throws -> (records: [DeleteRecord], reclaimed: Int64) {
         let all = try images()
         let gone = Set(victims.map(\.digest))
         let remaining = all.filter { !gone.contains($0.digest) }
@@ -63,7 +62,7 @@ extension LayoutStore {
         var hypothetical = try readIndex()
         for d in gone { hypothetical.remove(d) }
         let priced = try collectGarbage(dryRun: true, assuming: hypothetical)
-        if dryRun { return PruneReport(records: records, reclaimed: priced.bytes, images: victims) }
+        if dryRun { return (records, priced.bytes) }
         let now = Date()
         try update { index, state in
             for v in victims {
@@ -74,7 +73,7 @@ extension LayoutStore {
                 state.images[v.digest.description] = nil
             }
         }
-        let collected = try collectGarbage()
-        return PruneReport(records: records, reclaimed: collected.bytes, images: victims)
+        let collected = try collectGarbage(dryRun: false)
+        return (records, collected.bytes)
     }
 }

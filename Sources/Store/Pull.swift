@@ -19,7 +19,11 @@ public struct PullOptions: Sendable {
     /// Recorded in ledger entries for tags this pull moves.
     public var cause: String
     public var run: String?
-    public init(platform: Platform = .host, maxConcurrentDownloads: Int = 3, cause: String = "pull", run: String? = nil) {
+    /// The manifest the caller expects (a plan's digest): anything else is refused before a
+    /// byte is written or a tag moves.
+    public var expected: Digest?
+    public init(platform: Platform = .host, maxConcurrentDownloads: Int = 3, cause: String = "pull", run: String? = nil, expected: Digest? = nil) {
+        self.expected = expected
         self.platform = platform
         self.maxConcurrentDownloads = maxConcurrentDownloads
         self.cause = cause
@@ -50,12 +54,16 @@ public enum PullError: Error, CustomStringConvertible {
     case layer(reference: String, digest: Digest, underlying: Error)
     case config(reference: String, digest: Digest, underlying: Error)
     case invalidImage(reference: String, reason: String)
+    /// The registry served another image than the plan said; nothing was changed.
+    case unexpected(reference: String, expected: Digest, served: Digest)
 
     public var description: String {
         switch self {
         case .layer(let r, let d, let e): return "\(r): layer \(d): \(e)"
         case .config(let r, let d, let e): return "\(r): config \(d): \(e)"
         case .invalidImage(let r, let why): return "\(r): \(why)"
+        case .unexpected(let r, let expected, let served):
+            return "\(r) now resolves to \(served), not \(expected) as planned; nothing was changed. Run 'berth plan' again"
         }
     }
 }
@@ -70,10 +78,14 @@ extension LayoutStore {
     /// digest the plan fixed); the store records `ref`. Docker schema 2 manifests are stored
     /// with OCI media types (same config and layers, so the same image ID).
     public func pull(_ ref: Reference, from source: Reference? = nil, using registry: RegistryClient, options: PullOptions = PullOptions(),
-                     events: @escaping (PullEvent) -> Void = { _ in }) throws -> PullResult {
+                     events: @escaping @Sendable (PullEvent) -> Void = { _ in }) throws -> PullResult {
         let ref = ref.withDefaultTag()
         let source = source ?? ref
         let (pulledDigest, fetched, image) = try registry.resolveImage(source, platform: options.platform)
+        if let expected = options.expected, expected != fetched.digest {
+            let converted = fetched.mediaType == MediaType.dockerManifest ? try? image.convertedToOCI().digest : nil
+            if converted != expected { throw PullError.unexpected(reference: ref.familiarString, expected: expected, served: fetched.digest) }
+        }
         events(.started(reference: ref, manifest: fetched.digest, layers: image.layers))
 
         var stored = (data: fetched.data, digest: fetched.digest, mediaType: fetched.mediaType)
@@ -98,7 +110,7 @@ extension LayoutStore {
     }
 
     private func pullClaimed(_ ref: Reference, source: Reference, registry: RegistryClient, options: PullOptions,
-                             events: @escaping (PullEvent) -> Void, pulledDigest: Digest, fetched: FetchedManifest, image: ImageManifest,
+                             events: @escaping @Sendable (PullEvent) -> Void, pulledDigest: Digest, fetched: FetchedManifest, image: ImageManifest,
                              stored: (data: Data, digest: Digest, mediaType: String), committed: CommittedBlobs) throws -> PullResult {
         let repo = source.repository
         // Config: small, fetched whole and verified; one fetch however many pulls need it.
@@ -107,7 +119,7 @@ extension LayoutStore {
             throw PullError.invalidImage(reference: ref.familiarString, reason: "config \(image.config.digest) is \(image.config.size) bytes; refused")
         }
         try blobFlights.run(image.config.digest) {
-            guard !self.hasBlob(image.config.digest) else { return }
+            guard !self.hasBlob(image.config.digest, size: image.config.size) else { return }
             let sink = MemorySink()
             do { try registry.fetchBlob(repo, descriptor: image.config, into: sink) } catch {
                 throw PullError.config(reference: ref.familiarString, digest: image.config.digest, underlying: error)
@@ -134,12 +146,12 @@ extension LayoutStore {
         let tally = NSLock()
         var firstSeen = Set<Digest>()
         let unique = image.layers.enumerated().filter { firstSeen.insert($0.element.digest).inserted }
-        for (_, l) in unique where !hasBlob(l.digest) { events(.layerWaiting(l.digest)) }
+        for (_, l) in unique where !hasBlob(l.digest, size: l.size) { events(.layerWaiting(l.digest)) }
         let known = try readState().layers
         let failures = parallelForEach(unique, width: options.maxConcurrentDownloads) { (i, layer) in
             var learned: LayerFacts?
             try self.blobFlights.run(layer.digest) {
-                if self.hasBlob(layer.digest) { return }
+                if self.hasBlob(layer.digest, size: layer.size) { return }
                 learned = try self.ingestLayer(layer, diffID: diffIDs[i], from: repo, using: registry, events: events)
                 if let learned { self.learnedFacts.set(layer.digest, learned) }
                 committed.add(layer.digest)
@@ -212,7 +224,7 @@ extension LayoutStore {
     /// client, diff_id and file sizes learned by inflating on the fly. A layer that does not
     /// decompress is reported only after its digest checked out (a corrupt download says so).
     func ingestLayer(_ layer: Descriptor, diffID: Digest, from repo: Reference, using registry: RegistryClient,
-                     events: @escaping (PullEvent) -> Void) throws -> LayerFacts? {
+                     events: @escaping @Sendable (PullEvent) -> Void) throws -> LayerFacts? {
         let file = try newIngestFile(for: layer.digest)
         defer { file.discard() }
         let sink = try LayerSink(file: file, mediaType: layer.mediaType)

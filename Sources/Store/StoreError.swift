@@ -1,7 +1,7 @@
 import Foundation
 import OCI
 
-public enum StoreError: Error, CustomStringConvertible {
+public enum StoreError: Error, Equatable, CustomStringConvertible {
     case io(path: String, errno: Int32)
     case locked(path: String, holderPID: Int?)
     case corrupt(path: String, reason: String)
@@ -10,6 +10,12 @@ public enum StoreError: Error, CustomStringConvertible {
     case conflict(String)
     case missingBlob(Digest)
     case notAStore(path: String, reason: String)
+    /// A read found no store at the path (reads never create one).
+    case noStore(path: String)
+    /// The verb cannot work on this kind of store (exit 64).
+    case unsupported(verb: String, store: String, reason: String)
+    /// A locator or flag combination that cannot be used (exit 64).
+    case usage(String)
 
     public var description: String {
         switch self {
@@ -23,6 +29,10 @@ public enum StoreError: Error, CustomStringConvertible {
         case .conflict(let s): return s
         case .missingBlob(let d): return "blob \(d) is missing from the store"
         case .notAStore(let path, let reason): return "\(path) is not a berth store: \(reason)"
+        case .noStore(let path):
+            return "no berth store at \(path) (nothing was created; 'berth image pull' or 'berth apply' creates one there, or name another with --store)"
+        case .unsupported(let verb, let store, let reason): return "'berth \(verb)' does not work on the \(store) store: \(reason)"
+        case .usage(let s): return s
         }
     }
 }

@@ -169,7 +169,7 @@ extension LayoutStore {
                 repaired.append("removed corrupt blob \(d)")
             }
             for name in sweepIngest() { repaired.append("removed ingest leftover \(name)") }
-            let collected = try collectGarbage()
+            let collected = try collectGarbage(dryRun: false)
             if !collected.blobs.isEmpty { repaired.append("collected \(collected.blobs.count) unreferenced blobs (\(collected.bytes) bytes)") }
         }
         let report = VerifyReport(problems: problems, blobsChecked: sizes.count, bytesChecked: bytes, images: index.imageDigests.count, repaired: repaired)

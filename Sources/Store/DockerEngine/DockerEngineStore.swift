@@ -26,6 +26,8 @@ public struct EngineImage: Sendable {
     public var registryBlobs: [BlobRef]
     /// Containers (running or stopped) created from the image, by name.
     public var containers: [String]
+    /// From the engine's inspect (`Os`, `Architecture`, `Variant`).
+    public var platform: Platform?
     public var inUse: Bool { !containers.isEmpty }
     public var isDangling: Bool { tags.isEmpty }
 }
@@ -71,6 +73,7 @@ public final class DockerEngineStore: @unchecked Sendable {
     let credentials: CredentialProvider
     private let mutex = NSLock()
     private var layerCache: [Digest: [BlobRef]] = [:]
+    private var platformCache: [Digest: Platform] = [:]
     private var reclaimed: Int64 = 0
 
     /// The negotiated API version (`1.41` for Docker 20.10).
@@ -194,7 +197,7 @@ public final class DockerEngineStore: @unchecked Sendable {
                 tags: DockerEngineStore.tags(s.RepoTags), repoDigests: DockerEngineStore.repoDigests(s.RepoDigests),
                 labels: s.Labels ?? [:], created: s.Created.map { Date(timeIntervalSince1970: TimeInterval($0)) },
                 size: s.Size ?? 0, layers: layers, registryBlobs: record?.blobs ?? [],
-                containers: (users[s.Id] ?? []).sorted()))
+                containers: (users[s.Id] ?? []).sorted(), platform: platform(of: id)))
         }
         return out.sorted { $0.digest < $1.digest }
     }
@@ -222,8 +225,15 @@ public final class DockerEngineStore: @unchecked Sendable {
         let history: [EngineAPI.HistoryItem] = try client.decode(r, what: "image history")
         let sizes = DockerEngineStore.layerSizes(history: history, layers: diffIDs.count, total: inspect.Size ?? 0)
         let blobs = zip(chainIDs(diffIDs), sizes).map { BlobRef(digest: $0, size: $1) }
-        mutex.lock(); layerCache[id] = blobs; mutex.unlock()
+        let platform = inspect.Os.flatMap { os in inspect.Architecture.map { Platform(os: os, architecture: $0, variant: inspect.Variant) } }
+        mutex.lock(); layerCache[id] = blobs; platformCache[id] = platform; mutex.unlock()
         return blobs
+    }
+
+    /// The image's platform as the engine reports it (known once `layers(of:)` ran).
+    func platform(of id: Digest) -> Platform? {
+        mutex.lock(); defer { mutex.unlock() }
+        return platformCache[id]
     }
 
     /// Per-layer sizes from `history` (newest first), which lists empty-layer steps too, with
@@ -261,10 +271,14 @@ public final class DockerEngineStore: @unchecked Sendable {
     /// mirror) resolves to for `platform`, then points `ref`'s tag at it. Records the manifest
     /// digest, and a ledger entry when the tag moved. The caller holds `lock()`.
     public func pull(_ ref: Reference, from source: Reference? = nil, using registry: RegistryClient, platform: Platform,
-                     cause: String = "pull", run: String? = nil, events: @escaping (PullEvent) -> Void = { _ in }) throws -> PullResult {
+                     cause: String = "pull", run: String? = nil, expected: Digest? = nil,
+                     events: @escaping @Sendable (PullEvent) -> Void = { _ in }) throws -> PullResult {
         let ref = ref.withDefaultTag()
         let source = source ?? ref
         let (top, fetched, image) = try registry.resolveImage(source, platform: platform)
+        if let expected, expected != fetched.digest {
+            throw PullError.unexpected(reference: ref.familiarString, expected: expected, served: fetched.digest)
+        }
         events(.started(reference: ref, manifest: fetched.digest, layers: image.layers))
         let previous = ref.tag == nil ? nil : try inspect(ref.description).flatMap { try? Digest(parsing: $0.Id) }
         let existedBefore = try inspect(image.config.digest.description) != nil
@@ -357,7 +371,7 @@ public final class DockerEngineStore: @unchecked Sendable {
     /// deletes the image as well (unless a container uses it, in which case the engine refuses
     /// and this throws `inUse`).
     @discardableResult
-    public func untag(_ ref: Reference, cause: String = "rm", run: String? = nil) throws -> Bool {
+    public func untagReference(_ ref: Reference, cause: String = "rm", run: String? = nil) throws -> Bool {
         guard let image = try inspect(ref.description), let id = try? Digest(parsing: image.Id) else { return false }
         let what = "untag \(ref.familiarString)"
         let r = try client.send("DELETE", "/images/\(EngineClient.name(ref.description))", query: [("force", "0"), ("noprune", "0")], what: what)

@@ -30,6 +30,22 @@ enum EngineAPI {
         var Config: Config?
     }
 
+    /// `GET /images/{name}/json`, the fields `image inspect` shows.
+    struct ImageInspectFull: Decodable {
+        struct RootFS: Decodable {
+            var type: String?
+            var Layers: [String]?
+            enum CodingKeys: String, CodingKey { case type = "Type", Layers }
+        }
+        var Created: String?
+        var Author: String?
+        var Architecture: String?
+        var Os: String?
+        var Variant: String?
+        var Config: ImageConfig.ContainerConfig?
+        var RootFS: RootFS?
+    }
+
     /// `GET /images/{name}/history` entry (newest first).
     struct HistoryItem: Decodable {
         var Size: Int64?

@@ -3,8 +3,19 @@ import Foundation
 import Store
 
 struct StoreCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "store", abstract: "Check and repair an OCI layout store.",
-                                                    subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(commandName: "store", abstract: "Create, check and repair an OCI layout store.",
+                                                    subcommands: [Init.self, Verify.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an empty store (reads never create one; apply, image pull and this do).",
+            discussion: "An existing store is left as it is. Example: berth store init --store /var/lib/berth && berth plan -f images.yaml --store /var/lib/berth")
+        @OptionGroup var storeOptions: StoreOptions
+        func run() throws {
+            let store = try storeOptions.open(.write, verb: "store init")
+            Out.print("Store ready at \(store.storeName).")
+        }
+    }
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(

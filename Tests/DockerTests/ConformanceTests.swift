@@ -12,7 +12,7 @@ import TestSupport
 @Suite("Docker Engine store", .serialized)
 struct DockerSuite {}
 
-/// The stores every conformance test runs against, through `ConvergingStore` only.
+/// The stores every conformance test runs against, through `ImageStore` only.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case layout, docker
     var testDescription: String { rawValue }
@@ -23,7 +23,7 @@ final class StoreUnderTest {
     let kind: StoreKind
     let bed: DockerBed
     let scratch: ScratchDirectory
-    let store: ConvergingStore
+    let store: any ImageStore
     let prefix: String
     let registry: RegistryClient
     static let amd64 = Platform(os: "linux", architecture: "amd64")
@@ -55,7 +55,7 @@ final class StoreUnderTest {
     /// Pulls `ref` by `digest` (as the executor does), collecting the events.
     @discardableResult
     func pull(_ ref: Reference, _ digest: Digest, events: EventLog? = nil) throws -> PullResult {
-        try store.pullImage(ref, from: ref.withDigest(digest), using: registry, platform: StoreUnderTest.amd64, parallel: 2, run: "test-run") { e in
+        try store.pull(ref, from: ref.withDigest(digest), using: registry, options: PullOptions(platform: StoreUnderTest.amd64, maxConcurrentDownloads: 2, cause: "apply", run: "test-run")) { e in
             events?.add(e)
         }
     }
@@ -198,7 +198,7 @@ extension DockerSuite {
             try sut.pull(extra, d2)
             #expect(try sut.image(small.manifestDigest)?.tags == [one, extra].sorted())
 
-            try sut.store.untagImage(extra, run: "r-untag")
+            try sut.store.untag(extra, cause: "apply", run: "r-untag")
             let observed = try sut.store.observe()
             #expect(observed.images.count == 1)
             #expect(observed.images.first?.tags == [one])
@@ -208,7 +208,7 @@ extension DockerSuite {
             #expect(entry.movedTo == nil)
             #expect(entry.run == "r-untag")
             // Untagging a tag nobody carries is a no-op.
-            try sut.store.untagImage(extra, run: "r-untag")
+            try sut.store.untag(extra, cause: "apply", run: "r-untag")
             #expect(try sut.store.observe().fingerprint == observed.fingerprint)
         }
 
@@ -218,7 +218,7 @@ extension DockerSuite {
             let small = sut.bed.fixtures.small
             let (ref, digest) = try sut.push(small, "small", "1.0")
             try sut.pull(ref, digest)
-            try sut.store.untagImage(ref, run: "r")
+            try sut.store.untag(ref, cause: "apply", run: "r")
             let observed = try sut.store.observe()
             #expect(observed.ledger.map(\.reference) == [ref.description])
             switch kind {
@@ -265,7 +265,7 @@ extension DockerSuite {
             let (b, db) = try sut.push(f.sharedB, "shared-b", "1.0")
             try sut.pull(a, da)
             try sut.pull(b, db)
-            try sut.store.untagImage(a, run: "r")
+            try sut.store.untag(a, cause: "apply", run: "r")
             #expect(try sut.store.removeImage(f.sharedA.manifestDigest, run: "r"))
             _ = try sut.store.collectGarbage()
             #expect(try sut.store.observe().images.map(\.digest) == [f.sharedB.manifestDigest])
@@ -280,7 +280,7 @@ extension DockerSuite {
             let sut = try StoreUnderTest(kind, "fail")
             let ref = try sut.bed.ref(sut.prefix + "absent", "1.0")
             #expect(throws: (any Error).self) {
-                try sut.store.pullImage(ref, from: ref, using: sut.registry, platform: StoreUnderTest.amd64, parallel: 1, run: "r") { _ in }
+                try sut.store.pull(ref, from: ref, using: sut.registry, options: PullOptions(platform: StoreUnderTest.amd64, maxConcurrentDownloads: 1, cause: "apply", run: "r")) { _ in }
             }
             #expect(try sut.store.observe().images.isEmpty)
         }

@@ -34,7 +34,7 @@ extension DockerSuite {
             #expect(img.inUse)
 
             // Its only tag cannot be taken away from under the container: the engine says 409.
-            let untag = #expect(throws: DockerEngineError.self) { try sut.store.untagImage(ref, run: "r") }
+            let untag = #expect(throws: DockerEngineError.self) { try sut.store.untag(ref, cause: "apply", run: "r") }
             #expect(untag?.isInUse == true)
             #expect(untag?.description.contains("in use by a container") == true)
 

@@ -73,6 +73,7 @@ struct ConvergeMoreTests {
         let dir = try TempDirectory(prefix: "berth-ratelimit")
         defer { dir.remove() }
         try "version: 1\nimages:\n  - \(proxy.host)/limited/app:1\n".write(toFile: dir.path + "/images.yaml", atomically: true, encoding: .utf8)
+        _ = try Berth.run(["store", "init", "--store", dir.path + "/store"])
         let plan = try Berth.run(["plan", "-f", dir.path + "/images.yaml", "--store", dir.path + "/store"])
         #expect(plan.stdoutText.contains("Warning: \(proxy.host): only 3 pulls left in the rate-limit window (of 100)"), "\(plan.stdoutText)\(plan.stderrText)")
     }

@@ -60,6 +60,11 @@ final class ConvergeTests {
     @Test func planApplyNoOpAndExitCodes() throws {
         try write()
         let h = registry.host
+        // Reads never create a store: plan names the missing store; 'store init' makes one.
+        let missing = try berth(["plan", "-f", manifest])
+        #expect(missing.status == 1 && missing.stderrText.contains("no berth store at"), "\(missing.stderrText)")
+        #expect(!FileManager.default.fileExists(atPath: store))
+        #expect(try berth(["store", "init"]).status == 0)
         let plan = try berth(["plan", "-f", manifest])
         #expect(plan.status == 0, "\(plan.stderrText)")
         let lines = plan.stdoutText.split(separator: "\n").map(String.init)
@@ -163,6 +168,7 @@ final class ConvergeTests {
 
     @Test func savedPlanAppliesAndAStalePlanIsRefused() throws {
         try write()
+        #expect(try berth(["store", "init"]).status == 0)
         let planFile = dir.path + "/plan.json"
         #expect(try berth(["plan", "-f", manifest, "-o", planFile]).status == 0)
         let applied = try berth(["apply", planFile, "--yes"])

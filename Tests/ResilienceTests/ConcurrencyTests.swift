@@ -188,6 +188,7 @@ struct ConcurrencyTests {
         defer { work.remove() }
         let refs = bed.references
         let (store, _, _) = try setup("readers", [])
+        #expect(try Berth.run(["store", "init", "--store", store]).status == 0, "readers never create a store")
         let manifests = try [Array(refs.prefix(3)), Array(refs.suffix(3)), refs, [refs[1], refs[4]], Array(refs.prefix(4))]
             .enumerated().map { i, set in try setup("readers-\(i)", set, unlisted: "remove").manifest }
         nonisolated(unsafe) let line = try Regex(#"^\S+:\S+\t(sha256:)?[0-9a-f]{12,64}\t[0-9.]+[kMG]?B$"#)

@@ -50,7 +50,9 @@ struct CrashLoopTests {
         try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
         try Data("x".utf8).write(to: other.appendingPathComponent("notes.txt"))
         let refused = try Berth.run(["image", "ls", "--store", other.path])
-        #expect(refused.status != 0 && refused.stderrText.contains("not a berth store"), "\(refused.stderrText)")
+        #expect(refused.status != 0 && refused.stderrText.contains("no berth store at \(other.path)"), "\(refused.stderrText)")
+        let pull = try Berth.run(["image", "pull", "x/y:1", "--store", other.path])
+        #expect(pull.status != 0 && pull.stderrText.contains("not a berth store"), "a write refuses it too: \(pull.stderrText)")
     }
 
     @Test func sigkillAtRandomMomentsLeavesAValidStoreThatConverges() throws {

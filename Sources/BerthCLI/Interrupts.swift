@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 import Transport
 #if canImport(Glibc)
 import Glibc
@@ -9,11 +10,21 @@ import Glibc
 /// blob being downloaded is abandoned in the ingest area, nothing partial is committed) and
 /// lets the command finish its bookkeeping and release the lock; a second one exits at once.
 enum Interrupts {
-    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
-    nonisolated(unsafe) private(set) static var received: Int32 = 0
+    /// The signal sources, kept alive once installed.
+    private static let sources = Mutex<[DispatchSourceSignal]>([])
+    private static let signalled = Atomic<Int32>(0)
+    /// The first signal received (0: none).
+    static var received: Int32 { signalled.load(ordering: .acquiring) }
 
     static func install() {
-        guard sources.isEmpty else { return }
+        sources.withLock { sources in
+            guard sources.isEmpty else { return }
+            sources = makeSources()
+        }
+    }
+
+    private static func makeSources() -> [DispatchSourceSignal] {
+        var made: [DispatchSourceSignal] = []
         // A parent may have started us with these blocked (test runners, some supervisors);
         // a blocked SIGTERM would never reach the handler.
         var unblock = sigset_t()
@@ -25,12 +36,12 @@ enum Interrupts {
             signal(sig, SIG_IGN)
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             src.setEventHandler {
-                if received != 0 { exit(128 + sig) }
-                received = sig
+                if signalled.exchange(sig, ordering: .acquiringAndReleasing) != 0 { exit(128 + sig) }
                 HTTPClient.shared.cancellation.set()
             }
             src.resume()
-            sources.append(src)
+            made.append(src)
         }
+        return made
     }
 }

@@ -30,7 +30,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .missingBlob(let d): return "blob \(d) is missing from the store"
         case .notAStore(let path, let reason): return "\(path) is not a berth store: \(reason)"
         case .noStore(let path):
-            return "no berth store at \(path) (nothing was created; 'berth image pull' or 'berth apply' creates one there, or name another with --store)"
+            return "no berth store at \(path) (nothing was created; 'berth store init', 'berth apply' or 'berth image pull' makes one there, or name another with --store)"
         case .unsupported(let verb, let store, let reason): return "'berth \(verb)' does not work on the \(store) store: \(reason)"
         case .usage(let s): return s
         }

@@ -16,6 +16,16 @@ struct EngineMappingTests {
         #expect(DockerEngineStore.tags(nil).isEmpty, "API 1.41 sends null for an untagged image")
     }
 
+    @Test func twoEnginesSharingAnIDKeepSeparateLedgers() {
+        let id = "ABCD:EFGH:IJKL"
+        #expect(DockerEngineStore.stateDirectoryName(engineID: id, rootDir: "/var/lib/docker") == id, "the default data root keeps the plain ID")
+        #expect(DockerEngineStore.stateDirectoryName(engineID: id, rootDir: nil) == id)
+        let a = DockerEngineStore.stateDirectoryName(engineID: id, rootDir: "/srv/docker-a")
+        let b = DockerEngineStore.stateDirectoryName(engineID: id, rootDir: "/srv/docker-b")
+        #expect(a != b && a.hasPrefix(id + "-") && b.hasPrefix(id + "-"))
+        #expect(DockerEngineStore.stateDirectoryName(engineID: "a/b", rootDir: nil) == "a_b")
+    }
+
     @Test(arguments: [
         // history newest first; (sizes, layers, total) -> per-layer sizes oldest first
         ([0, 30, 0, 20], 2, 50, [20, 30]),          // empty-layer steps have size 0

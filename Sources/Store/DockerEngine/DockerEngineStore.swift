@@ -102,11 +102,20 @@ public final class DockerEngineStore: @unchecked Sendable {
         guard let id = info.ID, !id.isEmpty else { throw DockerEngineError.badResponse(what: "GET /info", reason: "no engine ID") }
         engineID = id
         engineName = info.Name ?? ""
-        let dirName = id.replacingOccurrences(of: "/", with: "_")
+        let dirName = DockerEngineStore.stateDirectoryName(engineID: id, rootDir: info.DockerRootDir)
         stateDirectory = (stateRoot ?? DockerEngineStore.defaultStateRoot()).appendingPathComponent(dirName, isDirectory: true)
         if let credentials { self.credentials = credentials } else {
             do { self.credentials = try DockerConfig() } catch let e as CredentialError { throw RegistryError.credentials(e) }
         }
+    }
+
+    /// The state directory's name for an engine: its ID, plus a hash of its data root when that
+    /// is not the default, so two engines on one host that share `/etc/docker/key.json` (and
+    /// so an engine ID) never share a ledger. An engine at `/var/lib/docker` keeps the plain ID.
+    public static func stateDirectoryName(engineID: String, rootDir: String?) -> String {
+        let id = engineID.replacingOccurrences(of: "/", with: "_")
+        guard let rootDir, !rootDir.isEmpty, rootDir != "/var/lib/docker" else { return id }
+        return id + "-" + String(Digest.sha256(Array(rootDir.utf8)).hex.prefix(12))
     }
 
     /// Opens the engine named by `DOCKER_HOST` (default socket otherwise).

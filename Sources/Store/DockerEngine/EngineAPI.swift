@@ -67,6 +67,7 @@ enum EngineAPI {
         var Name: String?
         var Driver: String?
         var ServerVersion: String?
+        var DockerRootDir: String?
     }
 
     /// `GET /version`.

@@ -52,23 +52,39 @@ extension Image {
         var maxConcurrentDownloads = 3
         @Flag(name: [.short, .long], help: "Suppress progress output.")
         var quiet = false
+        @Flag(name: [.short, .customLong("all-tags")], help: "Download all tagged images in the repository.")
+        var allTags = false
 
         func validate() throws {
             guard maxConcurrentDownloads >= 1 else { throw ValidationError("--max-concurrent-downloads must be at least 1") }
         }
 
         func run() throws {
-            let ref = try Reference(parsing: reference).withDefaultTag()
+            let given = try Reference(parsing: reference)
+            if allTags && (given.tag != nil || given.digest != nil) {
+                throw CLIError("tag can't be used with --all-tags/-a")
+            }
             let platform = try platform.map(Platform.init(parsing:)) ?? .host
             let store = try storeOptions.open(.write, verb: "image pull")
             let lock = try store.lock(timeout: storeOptions.effectiveLockTimeout)
             defer { lock.release() }
-            let registry = try RegistryAccess.client(for: ref, insecure: registryOptions.insecure, caFile: registryOptions.caFile)
+            let registry = try RegistryAccess.client(for: given, insecure: registryOptions.insecure, caFile: registryOptions.caFile)
             let progress = PullProgress(quiet: quiet, live: Terminal.stdoutIsTTY)
-            let result = try store.pull(ref, from: nil, using: registry,
-                                        options: PullOptions(platform: platform, maxConcurrentDownloads: maxConcurrentDownloads),
-                                        events: progress.handle)
-            progress.finish(result)
+            let options = PullOptions(platform: platform, maxConcurrentDownloads: maxConcurrentDownloads)
+            guard allTags else {
+                if given.tag == nil && given.digest == nil && !quiet { Out.print("Using default tag: latest") }
+                let result = try store.pull(given.withDefaultTag(), from: nil, using: registry, options: options, events: progress.handle)
+                progress.finish(result)
+                return
+            }
+            // In the order the tag listing gives, as docker pulls them.
+            var downloaded = false
+            for tag in try registry.tags(given.repository) {
+                let result = try store.pull(given.withTag(tag), from: nil, using: registry, options: options, events: progress.handle)
+                progress.digest(result)
+                downloaded = downloaded || !result.upToDate
+            }
+            progress.status(repository: given.repository, downloaded: downloaded)
         }
     }
 }
@@ -131,13 +147,24 @@ final class PullProgress: @unchecked Sendable {
     }
 
     func finish(_ r: PullResult) {
-        guard !quiet else { Out.print(r.reference.description); return }
+        digest(r)
+        status(repository: r.reference, downloaded: !r.upToDate)
+    }
+
+    /// `Digest: …` after one tag's layers.
+    func digest(_ r: PullResult) {
+        guard !quiet else { return }
         lock.lock(); defer { lock.unlock() }
-        if live { redraw() }
+        if live { redraw(); drawn = 0 }
         Out.print("Digest: \(r.pulledDigest)")
-        let name = r.reference.familiarString
-        Out.print(r.upToDate ? "Status: Image is up to date for \(name)" : "Status: Downloaded newer image for \(name)")
-        Out.print(r.reference.description)
+    }
+
+    /// docker's closing lines: the status, then the reference pulled.
+    func status(repository ref: Reference, downloaded: Bool) {
+        guard !quiet else { Out.print(ref.description); return }
+        let name = ref.familiarString
+        Out.print(downloaded ? "Status: Downloaded newer image for \(name)" : "Status: Image is up to date for \(name)")
+        Out.print(ref.description)
     }
 }
 

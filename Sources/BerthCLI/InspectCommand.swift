@@ -27,7 +27,8 @@ extension Image {
             for name in images {
                 do {
                     let img = try findImage(name, in: observed.images)
-                    docs.append(DockerInspect.document(img, details: try store.details(of: img), history: histories[img.digest] ?? []))
+                    docs.append(DockerInspect.document(img, details: try store.details(of: img), history: histories[img.digest] ?? [],
+                                                       forTemplate: format != nil))
                 } catch let e as StoreError {
                     if case .noSuchImage = e { missing.append(name) } else { throw e }
                 }
@@ -47,7 +48,9 @@ extension Image {
 
 /// docker image inspect's document for a stored image.
 enum DockerInspect {
-    static func document(_ img: ObservedImage, details: ImageDetails, history: [LedgerEntry]) -> TemplateValue {
+    /// `forTemplate`: fields docker's JSON omits when empty (`omitempty`) are still there for a
+    /// template, empty, as on docker's Go struct (`{{.Variant}}` prints "", not `<no value>`).
+    static func document(_ img: ObservedImage, details: ImageDetails, history: [LedgerEntry], forTemplate: Bool = false) -> TemplateValue {
         let config = details.config
         let c = config.config ?? ImageConfig.ContainerConfig()
         func strings(_ a: [String]?) -> TemplateValue { a.map { .array($0.map(TemplateValue.string)) } ?? .null }
@@ -87,7 +90,7 @@ enum DockerInspect {
             ("Config", .map(configFields)),
             ("Architecture", .string(config.architecture ?? "")),
         ]
-        if let v = config.variant { fields.append(("Variant", .string(v))) }
+        if let v = config.variant { fields.append(("Variant", .string(v))) } else if forTemplate { fields.append(("Variant", "")) }
         fields += [
             ("Os", .string(config.os ?? "")),
             ("Size", .int(img.size)), ("VirtualSize", .int(img.size)),

@@ -27,12 +27,15 @@ extension Image {
             @Option(name: [.short, .long], help: "Filter output based on conditions provided (dangling, label, before, since, reference).")
             var filter: [String] = []
             @Option(help: "Pretty-print images using a Go template (or 'table …', or 'json').") var format: String?
+            @Argument(help: ArgumentHelp("Only images of this repository (a reference filter: NAME[:TAG], patterns allowed).", valueName: "REPOSITORY[:TAG]"))
+            var repository: String?
         }
         @OptionGroup var flags: Flags
         func run() throws { try List.execute(flags) }
 
         static func execute(_ flags: Flags) throws {
-            let filters = try FilterArgs(parsing: flags.filter)
+            // docker: the positional argument is one more `reference` filter.
+            let filters = try FilterArgs(parsing: flags.filter + (flags.repository.map { ["reference=\($0)"] } ?? []))
             let store = try flags.storeOptions.open(.read, verb: "image ls")
             let listed = try DockerImageView.list(try store.observe(), filters: filters)
             var source: String

@@ -39,7 +39,10 @@ struct ManifestCommand: ParsableCommand {
                     d.append(("platform", .map(pf)))
                 }
                 let key = m.mediaType == MediaType.dockerManifest ? "SchemaV2Manifest" : "OCIManifest"
-                return .map([("Ref", .string(named)), ("Descriptor", .map(d)), (key, try TemplateValue(json: String(decoding: m.data, as: UTF8.self)))])
+                let manifest = try TemplateValue(json: String(decoding: m.data, as: UTF8.self))
+                // docker's Raw is the manifest as it re-marshals it (sorted keys, compact), base64.
+                let raw = Data(try GoJSONText.marshal(manifest, escapeHTML: false).utf8).base64EncodedString()
+                return .map([("Ref", .string(named)), ("Descriptor", .map(d)), ("Raw", .string(raw)), (key, manifest)])
             }
             switch top.kind {
             case .image(let type):
@@ -50,7 +53,8 @@ struct ManifestCommand: ParsableCommand {
                 var out: [TemplateValue] = []
                 for desc in index.manifests where MediaType.isImageManifest(desc.mediaType) {
                     let m = try registry.manifest(ref.withDigest(desc.digest))
-                    out.append(try entry("\(ref.name)@\(desc.digest)", desc, m))
+                    // The tag stays in Ref, as docker prints it: NAME:TAG@sha256:… of the platform image.
+                    out.append(try entry(ref.tag.map { "\(ref.name):\($0)@\(desc.digest)" } ?? "\(ref.name)@\(desc.digest)", desc, m))
                 }
                 Out.print(GoJSONText.marshalIndent(.array(out), indent: "\t", escapeHTML: false))
             }
@@ -63,41 +67,6 @@ struct ManifestCommand: ParsableCommand {
             guard image.config.size < 1 << 20, (try? registry.fetchBlob(ref.repository, descriptor: image.config, into: sink)) != nil,
                   let config = try? JSONDecoder().decode(ImageConfig.self, from: sink.data) else { return nil }
             return Platform(os: config.os ?? "", architecture: config.architecture ?? "", variant: config.variant)
-        }
-    }
-}
-
-struct SystemCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "system", abstract: "Store-wide information.", subcommands: [DiskUsage.self])
-
-    struct DiskUsage: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "df", abstract: "Show the store's disk usage (docker system df).")
-        @OptionGroup var storeOptions: StoreOptions
-        @Flag(name: [.short, .long], help: "Show detailed information on space usage.") var verbose = false
-
-        func run() throws {
-            let store = try storeOptions.open(.read, verb: "system df")
-            let usage = try store.diskUsage()
-            if !verbose {
-                let pct: Int = usage.total > 0 ? Int((Double(usage.reclaimable) / Double(usage.total) * 100).rounded()) : 0
-                let size: String = DockerUnits.humanSizeFourDigits(Double(usage.total))
-                let reclaimable: String = DockerUnits.humanSizeFourDigits(Double(usage.reclaimable))
-                let table = "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE\n" + "Images\t\(usage.images.count)\t\(usage.active)\t\(size)\t\(reclaimable) (\(pct)%)\n"
-                Out.write(TabWriter.docker.format(table))
-                return
-            }
-            var table = "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS\n"
-            let now = Date()
-            for u in usage.images {
-                // docker shows one row per image, under its first tag.
-                let first = u.image.tags.first
-                let (repo, tag) = (first?.familiarName ?? "<none>", first?.tag ?? "<none>")
-                let created = u.image.created.map { DockerUnits.createdSince($0, now: now) } ?? "N/A"
-                table += "\(repo)\t\(tag)\t\(u.image.id.short)\t\(created)\t\(DockerUnits.humanSize(u.image.size))\t" +
-                    "\(DockerUnits.humanSizeFourDigits(Double(u.shared)))\t\(DockerUnits.humanSize(u.image.size - u.shared))\t0\n"
-            }
-            Out.print("Images space usage:\n")
-            Out.write(TabWriter.docker.format(table))
         }
     }
 }

@@ -17,11 +17,19 @@ extension Image {
         @Flag(name: [.short, .long], help: "Remove all unused images, not just dangling ones.") var all = false
         @Flag(name: [.short, .long], help: "Do not prompt for confirmation.") var force = false
         @Flag(name: .customLong("dry-run"), help: "List what would be removed and reclaimed; change nothing.") var dryRun = false
-        @Option(help: "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE]).") var filter: [String] = []
+        @Option(help: "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE], dangling=true|false).") var filter: [String] = []
 
         func run() throws {
             let filters = try FilterArgs(parsing: filter)
-            try filters.validate(allowed: ["until", "label", "label!"])
+            try filters.validate(allowed: ["until", "label", "label!", "dangling"])
+            // dockerd: dangling=false prunes every unused image (as -a does); dangling=true is the default.
+            var all = self.all
+            if filters.contains("dangling") {
+                if filters.exactMatch("dangling", "false") || filters.exactMatch("dangling", "0") { all = true }
+                else if !(filters.exactMatch("dangling", "true") || filters.exactMatch("dangling", "1")) {
+                    throw CLIError("invalid filter 'dangling=\(filters.values(for: "dangling").joined(separator: ","))'")
+                }
+            }
             var rules: [PruneFilter.LabelRule] = []
             for v in filters.values(for: "label") { rules.append(rule(v, negated: false)) }
             for v in filters.values(for: "label!") { rules.append(rule(v, negated: true)) }

@@ -223,6 +223,83 @@ final class DockerCompatTests {
         #expect(try Berth.run(["store", "verify", "--store", store]).status == 0)
     }
 
+    /// berth with the same dockerd as its store (`--docker-host`), state in the scratch dir.
+    func onEngine(_ args: [String]) throws -> RunResult {
+        try Berth.run(args + ["--docker-host", daemon.host], env: ["XDG_STATE_HOME": dir.path + "/state"])
+    }
+
+    @Test func theEngineStoreListsAndInspectsWhatDockerDoes() throws {
+        let format = "{{.Repository}}|{{.Tag}}|{{.ID}}|{{.Size}}|{{.CreatedAt}}|{{.Digest}}"
+        for extra in [[], ["--digests"], ["-a"], ["--filter", "dangling=true"]] {
+            let d = try daemon.docker(["image", "ls", "--format", format] + extra).stdoutText
+            let b = try onEngine(["image", "ls", "--format", format] + extra)
+            #expect(b.status == 0, "\(b.stderrText)")
+            #expect(lines(b.stdoutText) == lines(d), "flags \(extra)\ndocker:\n\(d)\nberth:\n\(b.stdoutText)")
+        }
+        let ref = "\(registry.host)/acc/labeled:1"
+        let fields = "{{.Id}}|{{.Os}}|{{.Architecture}}|{{.Created}}|{{json .Config.Labels}}|{{json .RootFS.Layers}}|{{.Size}}"
+        let d = try daemon.docker(["image", "inspect", "--format", fields, ref]).stdoutText
+        let b = try onEngine(["image", "inspect", "--format", fields, ref])
+        #expect(b.stdoutText == d, "docker:\n\(d)\nberth:\n\(b.stdoutText)\(b.stderrText)")
+        let dv = try daemon.docker(["system", "df", "-v"]).stdoutText
+        let bv = try onEngine(["system", "df", "-v"]).stdoutText
+        #expect(dfRows(bv) == dfRows(dv), "docker:\n\(dv)\nberth:\n\(bv)")
+    }
+
+    /// `system df -v`'s image rows without the relative CREATED column.
+    func dfRows(_ s: String) -> Set<String> {
+        let section = s.components(separatedBy: "\n\n").first { $0.contains("SHARED SIZE") } ?? s
+        return Set(section.split(separator: "\n").filter { !$0.hasPrefix("REPOSITORY") && !$0.isEmpty }.map { line in
+            let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            return ([f[0], f[1], f[2]] + f.suffix(4)).joined(separator: " ")
+        })
+    }
+
+    @Test func positionalRepositoryFilterMatchesDocker() throws {
+        let h = registry.host
+        for args in [["image", "ls", "\(h)/acc/shared-a"], ["images", "\(h)/acc/shared-a:extra"], ["images", "\(h)/acc/*"], ["images", "nothing/here"]] {
+            let (d, b) = try both(args + ["--format", "{{.Repository}}:{{.Tag}} {{.ID}}"])
+            #expect(lines(b) == lines(d), "\(args)\ndocker:\n\(d)\nberth:\n\(b)")
+        }
+    }
+
+    @Test func manifestInspectVerboseMatchesDocker() throws {
+        let h = registry.host
+        for ref in ["\(h)/acc/multi:latest", "\(h)/acc/docker:2", "\(h)/acc/labeled:1"] {
+            let d = try daemon.docker(["manifest", "inspect", "--insecure", "-v", ref], check: false)
+            let b = try Berth.run(["manifest", "inspect", "--insecure", "-v", ref])
+            #expect(d.status == 0 && b.status == 0, "\(d.stderrText)\(b.stderrText)")
+            #expect(b.stdoutText == d.stdoutText, "\(ref)\ndocker:\n\(d.stdoutText)\nberth:\n\(b.stdoutText)")
+        }
+    }
+
+    @Test func systemDfSummaryFormatAndVerboseSectionsMatchDocker() throws {
+        for args in [["system", "df"], ["system", "df", "--format", "{{json .}}"], ["system", "df", "--format", "table {{.Type}}\t{{.Reclaimable}}"]] {
+            let (d, b) = try both(args)
+            #expect(b == d, "\(args)\ndocker:\n\(d)\nberth:\n\(b)")
+        }
+        let dv = try daemon.docker(["system", "df", "-v"]).stdoutText
+        let bv = try Berth.run(["system", "df", "-v", "--store", store]).stdoutText
+        // Everything after the image rows (containers, volumes, build cache: none) is the same text.
+        func tail(_ s: String) -> String { s.components(separatedBy: "\nContainers space usage:").dropFirst().joined() }
+        #expect(!tail(dv).isEmpty && tail(bv) == tail(dv), "docker:\n\(dv)\nberth:\n\(bv)")
+    }
+
+    @Test func inspectVariantPullDefaultTagAndPruneDanglingFilter() throws {
+        let h = registry.host
+        let (d, b) = try both(["image", "inspect", "--format", "{{.Variant}}|{{.Os}}", "\(h)/acc/labeled:1"])
+        #expect(b == d && b == "|linux\n", "docker: \(d) berth: \(b)")
+        let dp = try daemon.docker(["pull", "\(h)/acc/multi"], check: false).stdoutText
+        let bp = try Berth.run(["image", "pull", "--store", store, "--platform", "linux/amd64", "\(h)/acc/multi"]).stdoutText
+        #expect(dp.hasPrefix("Using default tag: latest\n") && bp.hasPrefix("Using default tag: latest\n"), "docker:\n\(dp)\nberth:\n\(bp)")
+        #expect(bp.split(separator: "\n").suffix(2) == dp.split(separator: "\n").suffix(2), "the status and reference lines")
+        let allDry = try Berth.run(["image", "prune", "-a", "--dry-run", "--store", store]).stdoutText
+        let filterDry = try Berth.run(["image", "prune", "--filter", "dangling=false", "--dry-run", "--store", store]).stdoutText
+        #expect(filterDry == allDry && filterDry.contains("Would delete Images:"), "dangling=false prunes as -a does")
+        let bad = try Berth.run(["image", "prune", "--filter", "dangling=maybe", "-f", "--store", store])
+        #expect(bad.status == 1 && bad.stderrText.contains("invalid filter 'dangling=maybe'"), "\(bad.stderrText)")
+    }
+
     /// Runs last in the serialized suite: it removes images.
     @Test func removalByIDPrefixAndConflicts() throws {
         let h = registry.host

@@ -87,7 +87,7 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-public struct PlatformError: Error, CustomStringConvertible {
+public struct PlatformError: Error, CustomStringConvertible, Equatable, Sendable {
     public let input: String
     public var description: String { "invalid platform \"\(input)\": expected os/architecture[/variant], e.g. linux/amd64 or linux/arm/v7" }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Plain-language text for a JSON document that failed to decode: what is wrong and at which
 /// field, e.g. `missing field 'config'` or `field 'layers[0].size' should be a number, not a
 /// string`. Never Foundation's `DecodingError` dump.

@@ -1,5 +1,3 @@
-import Foundation
-
 /// `os/architecture[/variant]`, normalized the way containerd's `platforms` package does
 /// (`x86_64`→`amd64`, `aarch64`→`arm64`, arm64's default variant `v8` dropped).
 public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {

@@ -53,9 +53,13 @@ import Render
         #expect(error.goSummary == #"template: :1:2: executing "" at <.Name>: wrong number of args for Name: want 0 got 1"#)
     }
 
-    /// Without rows nothing executes, so nothing fails (`docker image ls --filter reference=none --format '{{.Nope}}'`).
+    /// Without rows nothing executes, so nothing fails, and a table's header (a Go map of
+    /// titles) reads the unknown field as no value: `docker image ls --filter reference=none
+    /// --format '{{.Nope}}'` prints nothing, with `'table {{.Repository}}\t{{.Nope}}'` it prints
+    /// `REPOSITORY   <no value>`; both exit 0.
     @Test func noRowsNoError() throws {
         #expect(try DockerFormat("{{.Nope}}").render([], header: [:]) == "")
+        #expect(try DockerFormat(#"table {{.Repository}}\t{{.Nope}}"#).render([], header: ["Repository": "REPOSITORY"]) == "REPOSITORY   <no value>\n")
     }
 
     /// `docker image inspect --format FORMAT amp:1` → stderr; these fail in docker's second,

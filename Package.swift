@@ -19,13 +19,14 @@ let package = Package(
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
 
-        .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Transport", dependencies: ["CCurl", "OCI"]),
+        .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Transport", dependencies: ["CCurl", "OCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Registry", dependencies: [
             "Transport", "OCI", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Store", dependencies: [
             "OCI", "Registry", "Transport", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -34,7 +35,7 @@ let package = Package(
         .target(name: "ImageSet", dependencies: ["OCI", .product(name: "Yams", package: "Yams")]),
         .target(name: "Reconcile", dependencies: ["OCI", "Registry", "Store", "ImageSet"]),
         // Docker-compatible text: Go templates, units, relative times, filters (pure).
-        .target(name: "Render"),
+        .target(name: "Render", swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "BerthCLI", dependencies: [
             "OCI", "Registry", "Store", "Transport", "Reconcile", "Render", "ImageSet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

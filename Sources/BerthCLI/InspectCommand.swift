@@ -34,9 +34,9 @@ extension Image {
                 }
             }
             if let format {
-                let t: GoTemplate
-                do { t = try DockerFormat(format).template } catch let e as TemplateError { throw ViewError("template parsing error: \(e)") }
-                for d in docs { Out.print(try t.execute(d)) }
+                let t: DockerFormat
+                do { t = try DockerFormat(format) } catch let e as TemplateError { throw ViewError("template parsing error: \(e)") }
+                for d in docs { Out.print(try t.inspect(d)) }
             } else {
                 Out.print(GoJSONText.marshalIndent(.array(docs)))
             }

@@ -87,7 +87,7 @@ public enum ManifestKind: Equatable, Sendable {
         if let d = declared, MediaType.isSchema1(d) { throw ManifestError.schema1 }
         let probe: Probe
         do { probe = try JSONDecoder().decode(Probe.self, from: data) } catch {
-            throw ManifestError.malformed("the manifest is not valid JSON: \(error)")
+            throw ManifestError.malformed(DecodeProblem.describe(error))
         }
         if probe.schemaVersion == 1 || probe.fsLayers != nil { throw ManifestError.schema1 }
         if let m = probe.mediaType, MediaType.isSchema1(m) { throw ManifestError.schema1 }
@@ -109,7 +109,9 @@ public enum ManifestKind: Equatable, Sendable {
     }
 }
 
-public enum ManifestError: Error, CustomStringConvertible, Equatable {
+/// Why a manifest document is refused. `description` reads as a sentence about "the manifest";
+/// callers that know the reference put it in front (see `RegistryError.manifest`).
+public enum ManifestError: Error, CustomStringConvertible, Equatable, Sendable {
     case schema1
     case malformed(String)
     case noMatchingPlatform(wanted: String, offered: [String])
@@ -118,7 +120,7 @@ public enum ManifestError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .schema1:
             return "the registry served a Docker schema 1 manifest; schema 1 is deprecated and not supported (re-push the image with a current client to get schema 2 or OCI)"
-        case .malformed(let why): return "malformed manifest: \(why)"
+        case .malformed(let why): return "the manifest is not valid: \(why)"
         case .noMatchingPlatform(let wanted, let offered):
             return "no image for platform \(wanted) in the index; it offers: \(offered.isEmpty ? "(none)" : offered.joined(separator: ", "))"
         }

@@ -74,7 +74,7 @@ extension Digest: Codable {
     }
 }
 
-public struct DigestError: Error, CustomStringConvertible, Equatable {
+public struct DigestError: Error, CustomStringConvertible, Equatable, Sendable {
     public let input: String
     public let reason: String
     public var description: String { "invalid digest \"\(input.prefix(200))\": \(reason)" }

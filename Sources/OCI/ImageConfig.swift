@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The image configuration blob (OCI `config` / Docker image JSON), the fields berth reads.
 public struct ImageConfig: Codable, Sendable {
@@ -128,21 +129,23 @@ public enum RFC3339 {
             let frac = text[text.index(after: dot)..<zone]
             let fracValue = Double("0." + frac) ?? 0
             text = String(text[..<dot]) + String(text[zone...])
-            guard let base = plain.date(from: text) else { return nil }
+            guard let base = plain.withLock({ $0.date(from: text) }) else { return nil }
             return base.addingTimeInterval(fracValue)
         }
-        return plain.date(from: text)
+        return plain.withLock { $0.date(from: text) }
     }
-    nonisolated(unsafe) private static let plain: ISO8601DateFormatter = {
+    /// One formatter, used by one caller at a time (a formatter is not safe to share).
+    private static let plain: Mutex<ISO8601DateFormatter> = {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
-        return f
+        return Mutex(f)
     }()
 
     /// Go's RFC3339Nano rendering (`2024-01-02T03:04:05.123456789Z`, trailing zeros trimmed).
     public static func format(_ d: Date) -> String {
         let secs = floor(d.timeIntervalSince1970)
-        var s = plain.string(from: Date(timeIntervalSince1970: secs))
+        let whole = Date(timeIntervalSince1970: secs)
+        var s = plain.withLock { $0.string(from: whole) }
         let nanos = Int(((d.timeIntervalSince1970 - secs) * 1e9).rounded())
         if nanos > 0 && nanos < 1_000_000_000 {
             var frac = String(format: "%09d", nanos)

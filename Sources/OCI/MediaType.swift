@@ -6,7 +6,6 @@ public enum MediaType {
     public static let ociConfig = "application/vnd.oci.image.config.v1+json"
     public static let ociLayer = "application/vnd.oci.image.layer.v1.tar"
     public static let ociLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
-    public static let ociLayerZstd = "application/vnd.oci.image.layer.v1.tar+zstd"
     public static let ociLayerNondistributableGzip = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
     public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
     public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"

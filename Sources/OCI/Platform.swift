@@ -1,5 +1,3 @@
-import Foundation
-
 /// `os/architecture[/variant]`, normalized the way containerd's `platforms` package does
 /// (`x86_64`→`amd64`, `aarch64`→`arm64`, arm64's default variant `v8` dropped).
 public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
@@ -87,7 +85,7 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-public struct PlatformError: Error, CustomStringConvertible {
+public struct PlatformError: Error, CustomStringConvertible, Equatable, Sendable {
     public let input: String
     public var description: String { "invalid platform \"\(input)\": expected os/architecture[/variant], e.g. linux/amd64 or linux/arm/v7" }
 }

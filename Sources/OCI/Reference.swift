@@ -215,7 +215,7 @@ private func isAlnum(_ c: UInt8) -> Bool { (0x30...0x39).contains(c) || (0x41...
 private func isLowerAlnum(_ c: UInt8) -> Bool { (0x30...0x39).contains(c) || (0x61...0x7a).contains(c) }
 private func isWord(_ c: UInt8) -> Bool { isAlnum(c) || c == UInt8(ascii: "_") }
 
-public struct ReferenceError: Error, CustomStringConvertible, Equatable {
+public struct ReferenceError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: String, Sendable { case format, domain, path, uppercase, tag, digest, nameTooLong }
     public let input: String
     public let kind: Kind

@@ -1,4 +1,5 @@
 import Foundation
+import OCI
 
 /// A secret for one registry. `description` never shows the secret.
 public struct Credential: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -34,8 +35,10 @@ public struct StaticCredentials: CredentialProvider {
     public func credential(for registry: String) throws -> Credential? { entries[DockerConfig.normalizeKey(registry)] }
 }
 
-public struct CredentialError: Error, CustomStringConvertible {
+/// A credential that could not be had: an unreadable docker config or a failing helper.
+public struct CredentialError: Error, CustomStringConvertible, Equatable, Sendable {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 
@@ -68,7 +71,7 @@ public struct DockerConfig: CredentialProvider {
         }
         let file: File
         do { file = try JSONDecoder().decode(File.self, from: data) } catch {
-            throw CredentialError(message: "cannot read docker config \(path): it is not valid JSON (\(String(describing: error).prefix(200)))")
+            throw CredentialError(message: "cannot read docker config \(path): \(DecodeProblem.describe(error)); fix or remove the file")
         }
         var auths: [String: Credential] = [:]
         for (key, a) in file.auths ?? [:] {
@@ -99,24 +102,44 @@ public struct DockerConfig: CredentialProvider {
 
     public func credential(for registry: String) throws -> Credential? {
         let key = DockerConfig.normalizeKey(registry)
-        if let helper = credHelpers[key] { return try DockerConfig.runHelper(helper, server: key) }
+        if let helper = credHelpers[key] { return try DockerConfig.runHelper(helper, server: key, config: path) }
         if let c = auths[key], c.username != nil || c.identityToken != nil { return c }
-        if let store = credsStore { return try DockerConfig.runHelper(store, server: key) }
+        if let store = credsStore { return try DockerConfig.runHelper(store, server: key, config: path) }
         return nil
     }
 
-    /// Runs `docker-credential-NAME get`. "credentials not found" means anonymous.
-    static func runHelper(_ name: String, server: String) throws -> Credential? {
+    /// The executable `name` in one of `PATH`'s directories (read when called), as docker's
+    /// `exec.LookPath` finds it; nil when none has it.
+    static func lookPath(_ name: String) -> String? {
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue,
+               FileManager.default.isExecutableFile(atPath: candidate) {
+                return candidate
+            }
+        }
+        return nil
+    }
+
+    /// Runs `docker-credential-NAME get`. "credentials not found" means anonymous. `config` is
+    /// the docker config that names the helper (for the message when it is missing).
+    static func runHelper(_ name: String, server: String, config: String) throws -> Credential? {
         let serverURL = server == "docker.io" ? "https://index.docker.io/v1/" : server
+        let program = "docker-credential-\(name)"
+        guard let executable = lookPath(program) else {
+            throw CredentialError(message: "\(program) not found in PATH; \(config) names it for \(server). Install it, or remove it from credHelpers/credsStore there")
+        }
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["docker-credential-\(name)", "get"]
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = ["get"]
         let input = Pipe(), output = Pipe(), errors = Pipe()
         p.standardInput = input
         p.standardOutput = output
         p.standardError = errors
         do { try p.run() } catch {
-            throw CredentialError(message: "credential helper docker-credential-\(name) could not be started: \(error)")
+            throw CredentialError(message: "credential helper \(executable) could not be started; check that it is an executable program")
         }
         input.fileHandleForWriting.write(Data(serverURL.utf8))
         try? input.fileHandleForWriting.close()
@@ -126,9 +149,6 @@ public struct DockerConfig: CredentialProvider {
         if p.terminationStatus != 0 {
             let text = String(decoding: out, as: UTF8.self)
             if text.lowercased().contains("credentials not found") { return nil }
-            if p.terminationStatus == 127 {
-                throw CredentialError(message: "credential helper docker-credential-\(name) is not installed (named in \(DockerConfig.defaultPath()))")
-            }
             // The helper's output may echo secrets; say only that it failed.
             throw CredentialError(message: "credential helper docker-credential-\(name) failed for \(server) (exit \(p.terminationStatus))")
         }

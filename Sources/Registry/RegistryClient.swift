@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OCI
+import Synchronization
 import Transport
 
 /// How to reach one registry host.
@@ -64,49 +65,64 @@ public struct RateLimit: Sendable, Equatable {
 /// they expire, and a 401 on a cached token fetches a new one once. Credentials go only to the
 /// registry host and its token realm, never along a redirect to another host. Transient
 /// failures (connection errors, 5xx, 429) are retried per `retry`.
-public final class RegistryClient: @unchecked Sendable {
+public final class RegistryClient: Sendable {
     public static let maxManifestSize = 4 << 20
     public static let maxBlobSize: Int64 = 1 << 40
 
     let http: HTTPClient
-    let credentials: CredentialProvider
+    let credentials: any CredentialProvider
     let settings: @Sendable (String) -> RegistryHostSettings
-    public var retry: RetryPolicy
+
+    /// What a caller may change after `init`; read at the start of each request.
+    private struct Options: Sendable {
+        var retry: RetryPolicy
+        var logger = Logger(label: "berth.registry")
+        var timeouts = Timeouts()
+    }
+    private let options: Mutex<Options>
+
+    /// What the client learned per host: 401 challenges, bearer tokens (by host and scope),
+    /// the scheme that answers (see `discoverScheme`), the last rate-limit headers.
+    private struct HostState {
+        var challenges: [String: AuthChallenge] = [:]
+        var tokens: [String: (token: String, expires: Date)] = [:]
+        var schemes: [String: String] = [:]
+        var rateLimits: [String: RateLimit] = [:]
+    }
+    private let state = Mutex(HostState())
+    /// Held while one host's scheme is probed, so concurrent first requests probe once.
+    private let discovery = Mutex(())
+
+    public var retry: RetryPolicy {
+        get { options.withLock { $0.retry } }
+        set { options.withLock { $0.retry = newValue } }
+    }
     /// Retries are logged at `warning`, requests at `trace`; messages carry no secrets.
-    public var logger = Logger(label: "berth.registry")
+    public var logger: Logger {
+        get { options.withLock { $0.logger } }
+        set { options.withLock { $0.logger = newValue } }
+    }
     /// Connect and low-speed ("stalled") timeouts of every registry request (blobs, manifests,
     /// redirects). Token requests keep their own.
-    public var timeouts = Timeouts()
-
-    private let lock = NSLock()
-    private var challenges: [String: AuthChallenge] = [:]
-    private var tokens: [String: (token: String, expires: Date)] = [:]
-    private var schemes: [String: String] = [:]
-    private var rateLimits: [String: RateLimit] = [:]
+    public var timeouts: Timeouts {
+        get { options.withLock { $0.timeouts } }
+        set { options.withLock { $0.timeouts = newValue } }
+    }
 
     public init(http: HTTPClient = .shared,
-                credentials: CredentialProvider = StaticCredentials(),
+                credentials: any CredentialProvider = StaticCredentials(),
                 settings: @escaping @Sendable (String) -> RegistryHostSettings = RegistryHostSettings.defaults,
                 retry: RetryPolicy = RetryPolicy()) {
         self.http = http
         self.credentials = credentials
         self.settings = settings
-        self.retry = retry
+        self.options = Mutex(Options(retry: retry))
     }
 
     /// The last rate limit a host reported (Docker Hub's `ratelimit-remaining`).
-    public func rateLimit(for host: String) -> RateLimit? { lock.lock(); defer { lock.unlock() }; return rateLimits[host] }
+    public func rateLimit(for host: String) -> RateLimit? { state.withLock { $0.rateLimits[host] } }
 
     // MARK: - API
-
-    /// `GET /v2/`: reachable and, with credentials, authorized.
-    public func ping(_ registry: String) throws {
-        let repo = Reference(domain: registry, path: "", tag: nil, digest: nil)
-        let r = try exchange(repo, what: "ping \(registry)", scope: nil) { base in
-            HTTPRequest(method: "GET", url: base + "/v2/")
-        }
-        guard r.status == 200 else { throw RegistryError.http(status: r.status, url: registry + "/v2/", body: r.bodyText) }
-    }
 
     /// `HEAD` the manifest for `ref` (tag or digest): its digest, media type and size, no body.
     public func resolve(_ ref: Reference) throws -> ResolvedManifest {
@@ -190,7 +206,7 @@ public final class RegistryClient: @unchecked Sendable {
             switch r.status {
             case 200: break
             case 404: throw RegistryError.notFound(what: what)
-            default: throw RegistryError.http(status: r.status, url: "\(repository.name)/blobs/\(descriptor.digest)", body: r.bodyText)
+            default: throw RegistryError.http(status: r.status, url: "\(repository.name)/blobs/\(descriptor.digest)", body: r.bodyText, retryAfter: r.retryAfter)
             }
             if received != expected { throw RegistryError.sizeMismatch(digest: descriptor.digest, expected: expected, actual: received) }
             let actual = digester.finalize()
@@ -240,6 +256,8 @@ public final class RegistryClient: @unchecked Sendable {
         var headers: HTTPHeaders
         var body: Data
         var bodyText: String { String(decoding: body.prefix(2000), as: UTF8.self) }
+        /// The wait the registry asked for, seconds (`Retry-After`).
+        var retryAfter: Double? { RetryPolicy.parseRetryAfter(headers["Retry-After"]) }
     }
 
     /// Receives a successful response's body; error bodies are buffered instead.
@@ -257,17 +275,16 @@ public final class RegistryClient: @unchecked Sendable {
         try withRetry(what: what) { _ in
             result = try self.exchangeOnce(repo, what: what, scope: scope, maxBody: maxBody, stream: nil, build: build)
             if result.status >= 500 || result.status == 429 || result.status == 408 {
-                throw RegistryError.http(status: result.status, url: repo.name, body: result.bodyText)
+                throw RegistryError.http(status: result.status, url: repo.name, body: result.bodyText, retryAfter: result.retryAfter)
             }
             try check(result)
         }
         return result
     }
 
-    private struct RetryAfterError: Error { let seconds: Double?; let underlying: RegistryError }
-
     func withRetry(what: String, _ body: (Int) throws -> Void) throws {
         let start = Date()
+        let retry = self.retry, logger = self.logger
         var attempt = 0
         while true {
             attempt += 1
@@ -276,7 +293,7 @@ public final class RegistryClient: @unchecked Sendable {
                 return
             } catch let e as RegistryError {
                 var retryAfter: Double?
-                if case .http(let status, _, _) = e, status == 429 || status == 503 { retryAfter = lastRetryAfter.value }
+                if case .http(let status, _, _, let asked) = e, status == 429 || status == 503 { retryAfter = asked }
                 let elapsed = Date().timeIntervalSince(start)
                 guard e.isRetryable, attempt < retry.maxAttempts else {
                     if e.isRetryable && retry.maxAttempts > 1 {
@@ -307,9 +324,6 @@ public final class RegistryClient: @unchecked Sendable {
         }
     }
 
-    /// Per-thread memory of the last Retry-After seen, read by `withRetry` on the same thread.
-    private let lastRetryAfter = ThreadLocalDouble()
-
     /// One logical request: picks the scheme, attaches auth, handles one 401 round (challenge,
     /// token), and follows up to 5 redirects. Non-2xx bodies are buffered (up to `maxBody`).
     func exchangeOnce(_ repo: Reference, what: String, scope: String?, maxBody: Int = 1 << 20,
@@ -332,7 +346,6 @@ public final class RegistryClient: @unchecked Sendable {
             }
             let r = try followRedirects(request, originHost: host, maxBody: maxBody, stream: stream)
             recordRateLimit(host: host, headers: r.headers)
-            lastRetryAfter.value = RetryPolicy.parseRetryAfter(r.headers["Retry-After"])
             if r.status == 401, round < 2, let header = r.headers["WWW-Authenticate"] {
                 let offered = AuthChallenge.parse(header)
                 guard let c = offered.first(where: { $0.scheme == "bearer" }) ?? offered.first(where: { $0.scheme == "basic" }) else {
@@ -387,16 +400,21 @@ public final class RegistryClient: @unchecked Sendable {
 
     // MARK: - Auth state
 
-    private func knownScheme(_ host: String) -> String? { lock.lock(); defer { lock.unlock() }; return schemes[host] }
-    private func setScheme(_ host: String, _ s: String) { lock.lock(); schemes[host] = s; lock.unlock() }
-    private let discovery = NSLock()
+    private func knownScheme(_ host: String) -> String? { state.withLock { $0.schemes[host] } }
+    private func setScheme(_ host: String, _ s: String) { state.withLock { $0.schemes[host] = s } }
 
     /// Docker's insecure-registry rule, decided once per host (concurrent callers wait): HTTPS
     /// if it answers; HTTPS without verification if only verification fails; else plain HTTP.
     private func discoverScheme(_ host: String, tls: TLSOptions) throws -> String {
         if let s = knownScheme(host) { return s }
-        discovery.lock(); defer { discovery.unlock() }
-        if let s = knownScheme(host) { return s }
+        return try discovery.withLock { _ throws -> String in
+            if let s = knownScheme(host) { return s }
+            return try probeScheme(host, tls: tls)
+        }
+    }
+
+    private func probeScheme(_ host: String, tls: TLSOptions) throws -> String {
+        let timeouts = self.timeouts
         func probe(_ tls: TLSOptions) throws {
             _ = try http.send(HTTPRequest(method: "GET", url: "https://\(host)/v2/", tls: tls,
                                           timeouts: Timeouts(connect: timeouts.connect, lowSpeedBytesPerSecond: 1, lowSpeedSeconds: 10, total: 30)),
@@ -411,13 +429,13 @@ public final class RegistryClient: @unchecked Sendable {
         setScheme(host, scheme)
         return scheme
     }
-    private func challenge(_ host: String) -> AuthChallenge? { lock.lock(); defer { lock.unlock() }; return challenges[host] }
-    private func setChallenge(_ host: String, _ c: AuthChallenge) { lock.lock(); challenges[host] = c; lock.unlock() }
+    private func challenge(_ host: String) -> AuthChallenge? { state.withLock { $0.challenges[host] } }
+    private func setChallenge(_ host: String, _ c: AuthChallenge) { state.withLock { $0.challenges[host] = c } }
 
     private func recordRateLimit(host: String, headers: HTTPHeaders) {
         guard let rem = headers["RateLimit-Remaining"], let remaining = Int(rem.split(separator: ";")[0]) else { return }
         let limit = headers["RateLimit-Limit"].flatMap { Int($0.split(separator: ";")[0]) }
-        lock.lock(); rateLimits[host] = RateLimit(limit: limit, remaining: remaining); lock.unlock()
+        state.withLock { $0.rateLimits[host] = RateLimit(limit: limit, remaining: remaining) }
     }
 
     /// The Authorization header for a request, from the host's known challenge.
@@ -429,16 +447,12 @@ public final class RegistryClient: @unchecked Sendable {
         guard c.scheme == "bearer", let realm = c.realm else { return nil }
         let scopeText = scope.map { "repository:\(repo.path):\($0)" } ?? ""
         let key = "\(host)|\(scopeText)"
-        if !forceNew {
-            lock.lock()
-            let cached = tokens[key]
-            lock.unlock()
-            if let cached, cached.expires > Date() { return "Bearer " + cached.token }
+        if !forceNew, let cached = state.withLock({ $0.tokens[key] }), cached.expires > Date() {
+            return "Bearer " + cached.token
         }
         let (token, lifetime) = try fetchToken(realm: realm, service: c.service, scope: scopeText.isEmpty ? nil : scopeText, credential: cred, registry: repo.domain, repository: repo.path)
-        lock.lock()
-        tokens[key] = (token, Date().addingTimeInterval(max(0, lifetime - 10)))
-        lock.unlock()
+        let expires = Date().addingTimeInterval(max(0, lifetime - 10))
+        state.withLock { $0.tokens[key] = (token, expires) }
         return "Bearer " + token
     }
 
@@ -473,11 +487,12 @@ public final class RegistryClient: @unchecked Sendable {
         request.timeouts = Timeouts(connect: 15, lowSpeedBytesPerSecond: 1, lowSpeedSeconds: 30, total: 60)
         var response: HTTPResponse!
         try withRetry(what: "token for \(registry)/\(repository)") { _ in
-            do { response = try self.http.send(request, maxBody: 1 << 20) } catch let e as TransportError {
+            do { response = try self.http.send(request, maxBodySize: 1 << 20) } catch let e as TransportError {
                 throw RegistryError.transport(e, what: "token service of \(registry)")
             }
             if response.status >= 500 || response.status == 429 {
-                throw RegistryError.http(status: response.status, url: Redact.url(realm), body: "")
+                throw RegistryError.http(status: response.status, url: Redact.url(realm), body: "",
+                                         retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]))
             }
         }
         if response.status == 401 || response.status == 403 {
@@ -494,16 +509,4 @@ public final class RegistryClient: @unchecked Sendable {
         }
         return (token, reply.expires_in ?? 60)
     }
-}
-
-final class ThreadLocalDouble: @unchecked Sendable {
-    private let key = "berth.registry.retryAfter.\(UUID().uuidString)"
-    var value: Double? {
-        get { Thread.current.threadDictionary[key] as? Double }
-        set { Thread.current.threadDictionary[key] = newValue }
-    }
-}
-
-private extension HTTPClient {
-    func send(_ r: HTTPRequest, maxBody: Int) throws -> HTTPResponse { try send(r, maxBodySize: maxBody) }
 }

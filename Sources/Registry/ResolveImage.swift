@@ -10,7 +10,7 @@ extension RegistryClient {
         if case .index = top.kind {
             let index: ImageIndex
             do { index = try JSONDecoder().decode(ImageIndex.self, from: top.data) } catch {
-                throw RegistryError.invalidImage(reference: ref.familiarString, reason: "the index does not parse: \(error)")
+                throw RegistryError.manifest(.malformed(DecodeProblem.describe(error)), reference: ref.familiarString)
             }
             let entry: Descriptor
             do { entry = try platform.select(from: index) } catch let e as ManifestError {
@@ -26,7 +26,8 @@ extension RegistryClient {
         }
         let image: ImageManifest
         do { image = try JSONDecoder().decode(ImageManifest.self, from: chosen.data) } catch {
-            throw RegistryError.invalidImage(reference: ref.familiarString, reason: "the manifest does not parse: \(error)")
+            let which = chosen.digest == top.digest ? ref.familiarString : "\(ref.familiarString) (\(chosen.digest))"
+            throw RegistryError.manifest(.malformed(DecodeProblem.describe(error)), reference: which)
         }
         for d in [image.config] + image.layers where d.size < 0 || d.size > RegistryClient.maxBlobSize {
             throw RegistryError.invalidImage(reference: ref.familiarString, reason: "descriptor \(d.digest) declares an absurd size \(d.size); refused before download")

@@ -8,11 +8,17 @@ public struct DockerFormat: Sendable {
     /// surrounding spaces trimmed, and the two-character sequences `\t` and `\n`
     /// turned into a tab and a newline.
     public let template: GoTemplate
+    /// Whether the caller defined its own `json` function (then rows keep it).
+    private let callerDefinesJSON: Bool
+    /// The Go type of the rows of `docker image ls`, the list berth renders. Docker's message
+    /// for a field a row lacks names it: `can't evaluate field Nope in type *formatter.imageContext`.
+    public static let imageRowType = "*formatter.imageContext"
 
     /// Parses `format`; throws the template's `TemplateError`.
     public init(_ format: String, functions: [String: TemplateFunction] = [:]) throws {
         var text = format
         var functions = functions
+        callerDefinesJSON = functions["json"] != nil
         isTable = format.hasPrefix("table")
         if isTable {
             text = String(format.dropFirst("table".count))
@@ -20,9 +26,7 @@ public struct DockerFormat: Sendable {
             // `--format json` is encoding/json's Marshal, which escapes HTML (`<none>` →
             // `\u003cnone\u003e`), unlike the template's `json` function.
             text = "{{json .}}"
-            functions["json"] = TemplateFunction([.any]) { args in
-                .string((try? GoJSON.encode(args[0], escapeHTML: true)) ?? "")
-            }
+            functions["json"] = Self.htmlEscapingJSON
         }
         while text.hasPrefix(" ") { text.removeFirst() }
         while text.hasSuffix(" ") { text.removeLast() }
@@ -50,17 +54,35 @@ public struct DockerFormat: Sendable {
         return out
     }
 
+    /// encoding/json's `Marshal`: escapes `<`, `>` and `&` as `\u003c`, `\u003e`, `\u0026`.
+    private static let htmlEscapingJSON = TemplateFunction([.any]) { args in
+        .string((try? GoJSON.encode(args[0], escapeHTML: true)) ?? "")
+    }
+
     /// Renders `rows`, each followed by a newline. For a table, first renders the
     /// header by executing the template on `header` (field name → column title)
     /// with docker's header functions (`json`, `split`, `join`, `title`, `lower`,
     /// `upper` and `truncate` return their argument; `pad` still pads); a failing
     /// header keeps what it wrote, as docker ignores that error. The whole table
     /// then goes through `TabWriter.docker`. The header is written even with no rows.
+    ///
+    /// Each row stands for docker's row struct of type `rowType`: a field the row lacks fails
+    /// (`can't evaluate field Nope in type *formatter.imageContext`) rather than printing
+    /// `<no value>`, and `{{json .}}` of the row escapes HTML characters, because docker's row
+    /// types marshal themselves with `json.Marshal` (`"Digest":"\u003cnone\u003e"`), while
+    /// `{{json .Digest}}` does not (`"<none>"`).
     /// - Throws: the first row's `TemplateError`.
-    public func render(_ rows: [TemplateValue], header: TemplateValue = .null) throws -> String {
+    public func render(_ rows: [TemplateValue], header: TemplateValue = .null, rowType: String = DockerFormat.imageRowType) throws -> String {
         var body = ""
+        let options = GoTemplate.ExecutionOptions(structType: rowType)
         for row in rows {
-            body += try template.execute(row)
+            var overrides: [String: TemplateFunction] = [:]
+            if !callerDefinesJSON {
+                overrides["json"] = TemplateFunction([.any]) { args in
+                    .string((try? GoJSON.encode(args[0], escapeHTML: args[0] == row)) ?? "")
+                }
+            }
+            body += try template.execute(row, options: options, overriding: overrides)
             body += "\n"
         }
         guard isTable else { return body }
@@ -69,7 +91,21 @@ public struct DockerFormat: Sendable {
     }
 
     /// `render` with the header given as field name → column title.
-    public func render(_ rows: [TemplateValue], header: [String: String]) throws -> String {
-        try render(rows, header: .object(header.mapValues { TemplateValue.string($0) }))
+    public func render(_ rows: [TemplateValue], header: [String: String], rowType: String = DockerFormat.imageRowType) throws -> String {
+        try render(rows, header: .object(header.mapValues { TemplateValue.string($0) }), rowType: rowType)
+    }
+
+    /// Executes the template on one `docker inspect` document, as docker's template inspector
+    /// does: first on the typed document (a struct: a field it lacks fails), and when that
+    /// fails, again on the raw JSON with `missingkey=error`, whose error is the one reported
+    /// (`map has no entry for key "Nope"`). Unlike docker, the first pass treats only the
+    /// document itself as a struct; the objects inside it (Config, RootFS) read a missing
+    /// field as `<no value>` there, so `{{.Config.Nope}}` prints `<no value>` where docker
+    /// fails, while `{{.Config.Labels.missing}}` prints `<no value>` as docker does.
+    /// - Throws: the second pass's `TemplateError`.
+    public func inspect(_ document: TemplateValue) throws -> String {
+        let typed = template.executePartially(document, options: GoTemplate.ExecutionOptions(structType: "inspect document"))
+        if typed.error == nil { return typed.output }
+        return try template.execute(document, options: GoTemplate.ExecutionOptions(missingKey: .error))
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Go's `encoding/json` output for template values, and an order-keeping JSON reader.
 enum GoJSON {
     struct UnsupportedValue: Error, CustomStringConvertible {

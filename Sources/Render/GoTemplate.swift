@@ -5,8 +5,7 @@
 /// urlquery`), docker's (`json split join title lower upper pad truncate`), then the
 /// caller's. The template is named "" as docker's are, so messages read
 /// `template: :1:8: …`.
-public struct GoTemplate: @unchecked Sendable {
-    // Parse trees are immutable once built, so sharing them across threads is safe.
+public struct GoTemplate: Sendable {
     public let source: String
     private let bytes: [UInt8]
     private let parsed: ParsedTemplates
@@ -45,14 +44,48 @@ public struct GoTemplate: @unchecked Sendable {
         return output
     }
 
+    /// Go's `missingkey` option: what a field access does when a map lacks the key.
+    public enum MissingKey: Sendable, Equatable {
+        /// Go's default: the value is "no value" (printed `<no value>`), and a field of it too.
+        case noValue
+        /// `missingkey=error`: fails with `map has no entry for key "K"`, and a field of a
+        /// present null fails with `nil pointer evaluating interface {}.F`.
+        case error
+    }
+
+    /// How one execution treats its data, where `TemplateValue` cannot say it (Go knows
+    /// structs from maps by their type; a `TemplateValue` map stands for both).
+    public struct ExecutionOptions: Sendable, Equatable {
+        public var missingKey: MissingKey
+        /// When set, the data itself (not the maps inside it) stands for a Go struct of this
+        /// type whose fields are methods, as docker's `ls` rows are (`*formatter.imageContext`):
+        /// a field it lacks fails with `can't evaluate field F in type T`, and one given
+        /// arguments with `wrong number of args for F: want 0 got N`.
+        public var structType: String?
+
+        public init(missingKey: MissingKey = .noValue, structType: String? = nil) {
+            self.missingKey = missingKey
+            self.structType = structType
+        }
+    }
+
+    /// Executes with `options`; throws a `TemplateError` (phase `.execution`).
+    public func execute(_ data: TemplateValue, options: ExecutionOptions,
+                        overriding replacements: [String: TemplateFunction] = [:]) throws -> String {
+        let (output, error) = executePartially(data, overriding: replacements, options: options)
+        if let error { throw error }
+        return output
+    }
+
     /// The output written before any failure, and the failure. Go's `Execute`
     /// writes as it goes, so a caller that ignores the error still sees this prefix.
     public func executePartially(
-        _ data: TemplateValue, overriding replacements: [String: TemplateFunction] = [:]
+        _ data: TemplateValue, overriding replacements: [String: TemplateFunction] = [:],
+        options: ExecutionOptions = ExecutionOptions()
     ) -> (output: String, error: TemplateError?) {
         var table = functions
         for (name, f) in replacements { table[name] = FunctionEntry(function: f, isBuiltin: false) }
-        var executor = TemplateExecutor(templates: parsed.defined, functions: table)
+        var executor = TemplateExecutor(templates: parsed.defined, functions: table, options: options)
         do {
             try executor.run(parsed.root, data: data)
             return (executor.output, nil)

@@ -16,8 +16,20 @@ public struct TemplateError: Error, CustomStringConvertible, Equatable, Sendable
     public let column: Int
     /// The source line the error points into.
     public let sourceLine: String
+    /// Go's column: the byte offset within the line, from 0.
+    let goColumn: Int
 
     public var summary: String { "template: :\(line):\(column): \(message)" }
+
+    /// Go's own `Error()` text, as docker prints it after `template parsing error: `: parse
+    /// errors carry only the line (`template: :1: unclosed action`), execution errors the line
+    /// and Go's 0-based byte column (`template: :1:2: executing "" at <.Nope>: …`).
+    public var goSummary: String {
+        switch phase {
+        case .parse: return "template: :\(line): \(message)"
+        case .execution: return "template: :\(line):\(goColumn): \(message)"
+        }
+    }
 
     /// The source line's indentation copied (tabs kept), then `^` under the column.
     public var caretLine: String {
@@ -44,6 +56,7 @@ public struct TemplateError: Error, CustomStringConvertible, Equatable, Sendable
         self.message = message
         self.line = line
         self.column = String(decoding: source[lineStart..<offset], as: UTF8.self).unicodeScalars.count + 1
+        self.goColumn = offset - lineStart
         var text = String(decoding: source[lineStart..<lineEnd], as: UTF8.self)
         if text.hasSuffix("\r") { text.removeLast() }
         self.sourceLine = text

@@ -6,7 +6,7 @@ struct ExecFailure: Error {
     let pos: Int
 }
 
-struct FunctionEntry {
+struct FunctionEntry: Sendable {
     let function: TemplateFunction
     let isBuiltin: Bool
 }
@@ -14,6 +14,9 @@ struct FunctionEntry {
 struct TemplateExecutor {
     private let templates: [String: ListNode]
     private let functions: [String: FunctionEntry]
+    private let options: GoTemplate.ExecutionOptions
+    /// The data the template was executed on (`$` of the main template).
+    private var root: TemplateValue = .null
     private var vars: [(name: String, value: TemplateValue)] = []
     private var site: ExecSite?
     private var templateName = ""
@@ -23,14 +26,16 @@ struct TemplateExecutor {
     /// Go allows 100000 nested {{template}} calls; a Swift stack is smaller.
     static let maxDepth = 1000
 
-    init(templates: [String: ListNode], functions: [String: FunctionEntry]) {
+    init(templates: [String: ListNode], functions: [String: FunctionEntry], options: GoTemplate.ExecutionOptions) {
         self.templates = templates
         self.functions = functions
+        self.options = options
     }
 
     private enum Flow { case normal, breakLoop, continueLoop }
 
     mutating func run(_ root: ListNode, data: TemplateValue) throws {
+        self.root = data
         vars = [("$", data)]
         _ = try walkList(data, root)
     }
@@ -272,12 +277,24 @@ struct TemplateExecutor {
     }
 
     private func evalField(_ name: String, args: [ArgNode]?, final: TemplateValue?, receiver: TemplateValue) throws -> TemplateValue {
+        let hasArgs = (args?.count ?? 0) > 1 || final != nil
         switch receiver {
         case .null:
+            // With missingkey=error a missing key has failed already, so this is a present nil.
+            if options.missingKey == .error { throw fail("nil pointer evaluating interface {}.\(name)") }
             return .null
         case .map:
-            if (args?.count ?? 0) > 1 || final != nil { throw fail("\(name) is not a method but has arguments") }
-            return receiver[name] ?? .null
+            let field = receiver[name]
+            if let structType = options.structType, field == Optional<TemplateValue>.none || hasArgs, receiver == root {
+                // The data stands for a Go struct whose fields are methods (docker's list rows).
+                guard field != Optional<TemplateValue>.none else { throw fail("can't evaluate field \(name) in type \(structType)") }
+                let given = max(0, (args?.count ?? 1) - 1) + (final == nil ? 0 : 1)
+                throw fail("wrong number of args for \(name): want 0 got \(given)")
+            }
+            if hasArgs { throw fail("\(name) is not a method but has arguments") }
+            if let field { return field }
+            if options.missingKey == .error { throw fail("map has no entry for key \(GoFormat.quote(name))") }
+            return .null
         default:
             throw fail("can't evaluate field \(name) in type \(receiver.goTypeName)")
         }

@@ -49,11 +49,6 @@ public struct TemplateFunction: Sendable {
         self.variadic = variadic
         self.body = body
     }
-
-    /// Calls the body directly, without argument checks.
-    public func callAsFunction(_ arguments: [TemplateValue]) throws -> TemplateValue {
-        try body(arguments)
-    }
 }
 
 /// An error a template function throws; its message follows `error calling NAME: `.

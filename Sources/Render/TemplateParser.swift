@@ -5,7 +5,7 @@ struct ParseFailure: Error {
     let pos: Int
 }
 
-struct ParsedTemplates {
+struct ParsedTemplates: Sendable {
     var root: ListNode
     var defined: [String: ListNode]
 }
@@ -309,7 +309,7 @@ struct TemplateParser {
     }
 
     private mutating func pipeline(_ context: String, end: ItemType) throws -> PipeNode {
-        let pipe = PipeNode(pos: peekNonSpace().pos)
+        var pipe = PipeNode(pos: peekNonSpace().pos)
         decls: while true {
             let v = peekNonSpace()
             guard v.type == .variable else { break }
@@ -368,7 +368,7 @@ struct TemplateParser {
     }
 
     private mutating func command() throws -> CommandNode {
-        let cmd = CommandNode(pos: peekNonSpace().pos)
+        var cmd = CommandNode(pos: peekNonSpace().pos)
         while true {
             _ = peekNonSpace()
             if let operand = try operand() { cmd.args.append(operand) }

@@ -1,7 +1,7 @@
 /// The parse tree of a Go template, with Go's `String()` renderings of each node
 /// (used in "executing … at <…>" messages).
 
-final class PipeNode {
+struct PipeNode: Sendable {
     let pos: Int
     var isAssign = false
     var decl: [String] = []
@@ -19,7 +19,7 @@ final class PipeNode {
     }
 }
 
-final class CommandNode {
+struct CommandNode: Sendable {
     let pos: Int
     var args: [ArgNode] = []
     init(pos: Int) { self.pos = pos }
@@ -32,7 +32,7 @@ final class CommandNode {
     }
 }
 
-struct NumberLiteral {
+struct NumberLiteral: Sendable {
     let pos: Int
     let text: String
     var isInt = false, isUint = false, isFloat = false
@@ -41,7 +41,7 @@ struct NumberLiteral {
     var float64: Double = 0
 }
 
-indirect enum ArgNode {
+indirect enum ArgNode: Sendable {
     case field(pos: Int, idents: [String])
     /// `idents[0]` is the variable name with its `$`.
     case variable(pos: Int, idents: [String])
@@ -83,15 +83,15 @@ indirect enum ArgNode {
     var isPipe: Bool { if case .pipe = self { true } else { false } }
 }
 
-enum BranchKind: String { case ifBranch = "if", rangeBranch = "range", withBranch = "with" }
+enum BranchKind: String, Sendable { case ifBranch = "if", rangeBranch = "range", withBranch = "with" }
 
-struct ListNode {
+struct ListNode: Sendable {
     let pos: Int
     var nodes: [TemplateNode] = []
     var goString: String { nodes.map(\.goString).joined() }
 }
 
-indirect enum TemplateNode {
+indirect enum TemplateNode: Sendable {
     case text(pos: Int, text: String)
     case action(pos: Int, pipe: PipeNode)
     case branch(kind: BranchKind, pos: Int, pipe: PipeNode, list: ListNode, elseList: ListNode?)

@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import Synchronization
 
 /// All of berth's HTTP goes through this libcurl client.
 ///
@@ -7,11 +8,14 @@ import Foundation
 /// Easy handles are pooled and share one connection cache, so consecutive requests to a host
 /// reuse a kept-alive connection. Redirects are never followed here: the caller decides what a
 /// redirect may carry (credentials must not follow a blob to another host).
+///
+/// Sendable by hand because curl handles are raw pointers: `pool` (idle easy handles) is
+/// guarded by its `Mutex`, and a handle belongs to exactly one request between `checkout` and
+/// `checkin`. `share` is written once in `init`; curl locks its shared data itself through the
+/// per-data-kind pthread mutexes that `berth_share_new` installs.
 public final class HTTPClient: @unchecked Sendable {
     private let share: UnsafeMutableRawPointer?
-    private var pool: [UnsafeMutableRawPointer] = []
-    private let lock = NSLock()
-    private var counters: [String: Int] = [:]
+    private let pool = Mutex<[IdleHandle]>([])
     /// Set to make in-flight and future transfers stop with `TransportError.cancelled`.
     public let cancellation = CancellationFlag()
 
@@ -23,15 +27,11 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     deinit {
-        for h in pool { curl_easy_cleanup(h) }
+        for h in pool.withLock({ $0 }) { curl_easy_cleanup(h.raw) }
         if let share { curl_share_cleanup(share) }
     }
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
-
-    /// Requests made so far, by method ("GET", "HEAD", …). For benchmarks and tests.
-    public var requestCounts: [String: Int] { lock.lock(); defer { lock.unlock() }; return counters }
-    public func resetCounts() { lock.lock(); counters = [:]; lock.unlock() }
 
     /// Performs `request` and buffers the body, refusing bodies over `maxBodySize` bytes.
     public func send(_ request: HTTPRequest, maxBodySize: Int = 64 << 20) throws -> HTTPResponse {
@@ -56,8 +56,7 @@ public final class HTTPClient: @unchecked Sendable {
                        onData: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> (status: Int, headers: HTTPHeaders) {
         if cancellation.isSet { throw TransportError.cancelled }
         let handle = checkout()
-        var ok = false
-        defer { checkin(handle, reusable: ok) }
+        defer { checkin(handle) }
         let ctx = TransferContext(onResponse: onResponse, onData: onData, cancellation: cancellation)
         let unmanaged = Unmanaged.passRetained(ctx)
         defer { unmanaged.release() }
@@ -116,12 +115,11 @@ public final class HTTPClient: @unchecked Sendable {
             berth_setopt_ptr(h, CURLOPT_ERRORBUFFER, nil)
             return rc
         }
-        lock.lock(); counters[request.method, default: 0] += 1; lock.unlock()
 
         if let e = ctx.error { throw e }
         if rc != CURLE_OK {
             if rc == CURLE_ABORTED_BY_CALLBACK, cancellation.isSet { throw TransportError.cancelled }
-            let detail = String(cString: errbuf)
+            let detail = String(decoding: errbuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let message = detail.isEmpty ? String(cString: curl_easy_strerror(rc)) : detail
             throw TransportError.network(code: Int(rc.rawValue), message: message, url: request.url, retryable: HTTPClient.retryable(rc))
         }
@@ -131,7 +129,6 @@ public final class HTTPClient: @unchecked Sendable {
             ctx.status = status
             try onResponse(status, ctx.headers)
         }
-        ok = true
         return (status, ctx.headers)
     }
 
@@ -147,26 +144,33 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     private func checkout() -> UnsafeMutableRawPointer {
-        lock.lock()
-        if let h = pool.popLast() { lock.unlock(); return h }
-        lock.unlock()
-        return curl_easy_init()
+        pool.withLock { $0.popLast() }?.raw ?? curl_easy_init()
     }
 
-    private func checkin(_ h: UnsafeMutableRawPointer, reusable: Bool) {
+    private func checkin(_ h: UnsafeMutableRawPointer) {
         curl_easy_reset(h)
-        lock.lock()
-        if pool.count < 32 { pool.append(h); lock.unlock() } else { lock.unlock(); curl_easy_cleanup(h) }
+        let kept = pool.withLock { idle -> Bool in
+            guard idle.count < 32 else { return false }
+            idle.append(IdleHandle(raw: h))
+            return true
+        }
+        if !kept { curl_easy_cleanup(h) }
     }
 }
 
+/// An easy handle in the idle pool. Sendable by hand: a handle in the pool is used by no one,
+/// and the request that takes it out (under the pool's lock) is its only user until it is
+/// put back.
+private struct IdleHandle: @unchecked Sendable {
+    let raw: UnsafeMutableRawPointer
+}
+
 /// A flag that, once set, makes transfers stop at their next progress tick.
-public final class CancellationFlag: @unchecked Sendable {
-    private var value = false
-    private let lock = NSLock()
+public final class CancellationFlag: Sendable {
+    private let value = Atomic<Bool>(false)
     public init() {}
-    public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    public func set() { lock.lock(); value = true; lock.unlock() }
+    public var isSet: Bool { value.load(ordering: .acquiring) }
+    public func set() { value.store(true, ordering: .releasing) }
 }
 
 private final class TransferContext {

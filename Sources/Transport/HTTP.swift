@@ -76,23 +76,49 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// A failure below HTTP: no connection, TLS, timeout, reset, or a body callback that threw.
-public enum TransportError: Error, CustomStringConvertible {
-    /// `retryable` is true for resets, timeouts and refused connections; false for TLS and URL errors.
+/// A failure below HTTP: no connection, TLS, timeout, reset, or a body over its limit.
+/// `description` says what failed, on which host, and what to try.
+public enum TransportError: Error, CustomStringConvertible, Equatable {
+    /// `code` is libcurl's CURLcode and `message` its text; `retryable` is true for resets,
+    /// timeouts and refused connections, false for TLS and URL errors.
     case network(code: Int, message: String, url: String, retryable: Bool)
     case bodyTooLarge(limit: Int, url: String)
     case cancelled
 
     public var description: String {
         switch self {
-        case .network(_, let message, let url, _): return "\(message) (\(Redact.url(url)))"
-        case .bodyTooLarge(let limit, let url): return "response from \(Redact.url(url)) is larger than the \(limit)-byte limit"
-        case .cancelled: return "cancelled"
+        case .network(let code, let message, let url, _):
+            let target = TransportError.hostPart(of: url)
+            return "cannot reach \(target): \(message) (\(Redact.url(url)))\(TransportError.hint(forCurlCode: code))"
+        case .bodyTooLarge(let limit, let url):
+            return "the response from \(Redact.url(url)) is larger than the \(limit)-byte limit; refused"
+        case .cancelled: return "the request was cancelled"
         }
     }
+
     public var isRetryable: Bool {
         if case .network(_, _, _, let r) = self { return r }
         return false
+    }
+
+    /// `host[:port]` of `url`, or the unix socket form's path-less URL as given.
+    static func hostPart(of url: String) -> String {
+        guard let c = URLComponents(string: url), let host = c.host, !host.isEmpty else { return Redact.url(url) }
+        return c.port.map { "\(host):\($0)" } ?? host
+    }
+
+    /// What to do about the common libcurl failures (codes from curl.h).
+    static func hint(forCurlCode code: Int) -> String {
+        switch code {
+        case 6: return "; check the host name"
+        case 7: return "; check that the server is running and the address and port are right"
+        case 28: return "; the server did not answer in time, try again later"
+        case 35, 58, 59, 66, 80, 83, 90, 91, 98:
+            return "; the TLS connection failed, check the server's TLS setup (or mark the registry insecure)"
+        case 60, 77: return "; the server's TLS certificate is not trusted, give its CA certificate (caFile) or mark the registry insecure"
+        case 52, 55, 56: return "; the connection broke, try again"
+        default: return ""
+        }
     }
 }
 

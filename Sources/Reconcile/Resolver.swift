@@ -39,8 +39,7 @@ public struct Resolver {
     func resolveOne(_ want: DesiredTag, observed: Observed, offline: Bool) -> Resolution {
         let ref = want.reference
         if offline { return .unchecked("offline") }
-        let current = ref.tag != nil ? observed.image(tagged: ref)
-            : observed.images.first { img in want.pin.map { img.wasPulled(ref.repository, as: $0) } ?? false }
+        let current = observed.present(for: want)
         if want.immutable, current != nil { return .unchecked("immutable tag, already present") }
         var lastError = "no registry answered"
         for source in MirrorRouting.candidates(for: ref, settings: settings[ref.domain]) {

@@ -10,20 +10,26 @@ public struct RemoteImage: Codable, Sendable, Equatable {
     /// The image manifest for the wanted platform.
     public var manifest: Digest
     public var id: Digest?
+    /// The platform asked for.
     public var platform: String
     /// Manifest, config and layers with their sizes as stored.
     public var blobs: [BlobRef]
-    public init(pullDigest: Digest, manifest: Digest, id: Digest?, platform: String, blobs: [BlobRef]) {
+    /// The platform the image's config declares, when read: a single-platform manifest says
+    /// its platform only there (an index entry is chosen by platform, so it needs no check).
+    public var configPlatform: Platform?
+    public init(pullDigest: Digest, manifest: Digest, id: Digest?, platform: String, blobs: [BlobRef], configPlatform: Platform? = nil) {
         self.pullDigest = pullDigest
         self.manifest = manifest
         self.id = id
         self.platform = platform
         self.blobs = blobs
+        self.configPlatform = configPlatform
     }
 }
 
 public enum Resolution: Sendable, Equatable {
-    /// A HEAD showed the tag still serves the digest the present image was pulled by.
+    /// A HEAD showed the tag still serves the digest the present image was pulled by, and that
+    /// image is current (wanted platform, intact blobs).
     case upToDate(Digest)
     /// The tag serves this image (fetched because it differs from the store, or is absent).
     case remote(RemoteImage)
@@ -103,7 +109,7 @@ public enum Planner {
                     storeFingerprint: observed.fingerprint, storeTags: observed.tagMap, store: input.storeName, actions: actions,
                     unchecked: wanted.unchecked,
                     summary: Plan.Summary(counting: actions, downloadBytes: download, reclaimBytes: reclaim.bytes),
-                    warnings: input.warnings, registries: input.registries)
+                    warnings: input.warnings + wanted.warnings, registries: input.registries)
     }
 
     // MARK: Desired references
@@ -124,14 +130,21 @@ public enum Planner {
         /// An image to download (not in the store).
         var incoming: RemoteImage?
         var move: Move?
+        var warning: String?
     }
 
     /// What one desired reference needs, from its resolution and the image present for it.
+    ///
+    /// An image present under the reference stays only when it is current: a stored platform
+    /// other than the wanted one, or missing or damaged blobs, plan a pull (or an update when the
+    /// registry serves another image), with the discrepancy as the reason.
     static func decide(_ want: DesiredTag, resolution: Resolution, observed: Observed) -> Decision {
         let ref = want.reference
         let refText = ref.description
         let platform = want.platform.description
         let current = observed.present(for: want)
+        let discrepancies = current?.discrepancies(for: want) ?? []
+        let why = discrepancies.isEmpty ? nil : discrepancies.map(\.description).joined(separator: "; ")
         let digestOnly = ref.tag == nil
         func pinMismatch(_ got: Digest, _ manifest: Digest?) -> Bool {
             guard let pin = want.pin else { return false }
@@ -140,17 +153,17 @@ public enum Planner {
         func pinFailure(_ served: Digest) -> String { "the registry serves \(served) for this tag, but the manifest pins \(want.pin!)" }
 
         switch resolution {
-        case .unchecked(let why):
-            let unchecked = Plan.Unchecked(reference: refText, reason: why)
-            guard let current else {
+        case .unchecked(let reason):
+            let unchecked = Plan.Unchecked(reference: refText, reason: reason)
+            guard let current, why == nil else {
                 return Decision(action: Action(kind: .pull, reference: refText, platform: platform,
-                                               reason: "not resolved (\(why)); the digest is decided at apply time"),
-                                unchecked: unchecked)
+                                               reason: (why.map { $0 + "; " } ?? "") + "not resolved (\(reason)); the digest is decided at apply time"),
+                                unchecked: unchecked, target: digestOnly ? current?.digest : nil)
             }
-            return Decision(action: Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id, platform: platform, reason: why),
+            return Decision(action: Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id, platform: platform, reason: reason),
                             unchecked: unchecked, target: digestOnly ? current.digest : nil)
-        case .failed(let why):
-            return Decision(action: Action(kind: .failed, reference: refText, image: current?.digest, platform: platform, reason: why),
+        case .failed(let reason):
+            return Decision(action: Action(kind: .failed, reference: refText, image: current?.digest, platform: platform, reason: reason),
                             target: digestOnly ? current?.digest : nil)
         case .upToDate(let top):
             guard let current else {
@@ -161,6 +174,17 @@ public enum Planner {
                 return Decision(action: Action(kind: .failed, reference: refText, image: current.digest, pullDigest: top, platform: platform,
                                                reason: pinFailure(top)))
             }
+            if discrepancies.contains(where: { if case .platform = $0 { return true } else { return false } }) {
+                return Decision(action: Action(kind: .failed, reference: refText, image: current.digest, pullDigest: top, platform: platform,
+                                               reason: "\(why!), and the registry was not asked for the wanted platform's manifest; plan again"))
+            }
+            if let why {
+                // Only blobs are amiss: the same image again, whose blobs the store knows.
+                let again = RemoteImage(pullDigest: top, manifest: current.digest, id: current.id, platform: platform, blobs: current.blobs)
+                return Decision(action: Action(kind: .pull, reference: refText, image: current.digest, imageID: current.id, pullDigest: top,
+                                               platform: platform, reason: why),
+                                target: digestOnly ? current.digest : nil, incoming: again)
+            }
             return Decision(action: Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id, pullDigest: top, platform: platform),
                             target: digestOnly ? current.digest : nil)
         case .remote(let remote):
@@ -170,23 +194,38 @@ public enum Planner {
             }
             // Same manifest, or the same image ID (Docker schema 2 is stored converted to OCI).
             if let current, current.digest == remote.manifest || remote.id == current.id {
+                let warning = platformWarning(want, served: remote.configPlatform ?? current.platform)
+                guard current.damagedBlobs.isEmpty else {
+                    let reason = Discrepancy.damagedBlobs(current.damagedBlobs.count).description
+                    return Decision(action: Action(kind: .pull, reference: refText, image: remote.manifest, imageID: remote.id,
+                                                   pullDigest: remote.pullDigest, platform: remote.platform, reason: reason),
+                                    target: digestOnly ? current.digest : nil, incoming: remote, warning: warning)
+                }
                 return Decision(action: Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id,
                                                pullDigest: remote.pullDigest, platform: remote.platform),
-                                target: digestOnly ? current.digest : nil)
+                                target: digestOnly ? current.digest : nil, warning: warning)
             }
-            // The image may already be in the store under another tag (by digest or ID).
-            let present = observed.images.first { $0.digest == remote.manifest || $0.id == remote.id }
+            // The image may already be in the store, intact, under another tag (by digest or ID).
+            let present = observed.images.first { ($0.digest == remote.manifest || $0.id == remote.id) && $0.damagedBlobs.isEmpty }
             let target = present?.digest ?? remote.manifest
             let incoming = present == nil ? remote : nil
+            let warning = platformWarning(want, served: remote.configPlatform)
             if let current, !digestOnly {
                 return Decision(action: Action(kind: .update, reference: refText, image: remote.manifest, imageID: remote.id,
-                                               pullDigest: remote.pullDigest, platform: remote.platform, oldImage: current.digest),
-                                target: target, incoming: incoming, move: Move(tag: ref, old: current.digest))
+                                               pullDigest: remote.pullDigest, platform: remote.platform, oldImage: current.digest, reason: why),
+                                target: target, incoming: incoming, move: Move(tag: ref, old: current.digest), warning: warning)
             }
             return Decision(action: Action(kind: .pull, reference: refText, image: remote.manifest, imageID: remote.id,
-                                           pullDigest: remote.pullDigest, platform: remote.platform),
-                            target: target, incoming: incoming)
+                                           pullDigest: remote.pullDigest, platform: remote.platform, reason: why),
+                            target: target, incoming: incoming, warning: warning)
         }
+    }
+
+    /// Docker's warning when the image served is not for the platform asked (a single-platform
+    /// image of another architecture): it is pulled anyway, as docker does.
+    static func platformWarning(_ want: DesiredTag, served: Platform?) -> String? {
+        guard let served, !PlatformIdentity.same(wanted: want.platform, stored: served) else { return nil }
+        return "\(want.reference.familiarString): requested platform \(want.platform) does not match the image's platform \(served)"
     }
 
     /// The desired references' decisions, folded in reference order.
@@ -199,6 +238,7 @@ public enum Planner {
         /// Images that digest-only references keep or bring.
         var wantedByDigest = Set<Digest>()
         var moves: [Move] = []
+        var warnings: [String] = []
     }
 
     static func decideDesired(_ desired: [DesiredTag], resolutions: [Reference: Resolution], observed: Observed) -> DesiredOutcome {
@@ -214,6 +254,7 @@ public enum Planner {
             }
             if let remote = d.incoming { out.incoming[remote.manifest] = remote }
             if let m = d.move { out.moves.append(m) }
+            if let w = d.warning { out.warnings.append(w) }
         }
         return out
     }
@@ -341,9 +382,11 @@ public enum Planner {
     // MARK: Bytes
 
     /// Sets each pull's and update's `downloadBytes` (0 for an image already present), counting
-    /// every blob once, in action order, and only blobs the store lacks. Returns the total.
+    /// every blob once, in action order, and only blobs the store lacks or holds damaged.
+    /// Returns the total.
     static func countDownloads(_ actions: inout [Action], incoming: [Digest: RemoteImage], observed: Observed) -> Int64 {
-        let present = Set(observed.images.flatMap { $0.blobs.map(\.digest) })
+        let damaged = Set(observed.images.flatMap(\.damagedBlobs))
+        let present = Set(observed.images.flatMap { $0.blobs.map(\.digest) }).subtracting(damaged)
         var claimed = Set<Digest>()
         var total: Int64 = 0
         for i in actions.indices where actions[i].kind == .pull || actions[i].kind == .update {

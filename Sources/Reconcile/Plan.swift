@@ -5,9 +5,12 @@ import OCI
 /// A plan: what would change, by digest, and the state it was computed against.
 ///
 /// Contract: `Codable` and versioned (`formatVersion`); actions are sorted deterministically
-/// (by kind, then reference, then digest); the executor does only what the actions say.
+/// (by kind, then reference, then digest); the executor does only what the actions say. A plan
+/// records the inputs it was computed from (`inputs`), so `Planner.recheck` can re-derive it,
+/// and its own digest (`contentDigest`), so an edit shows (`verifyIntegrity`).
 public struct Plan: Codable, Sendable {
-    public static let currentFormatVersion = 1
+    /// 2: `inputs` and `contentDigest`.
+    public static let currentFormatVersion = 2
 
     public var formatVersion: Int
     /// The manifest the plan was made from.
@@ -26,6 +29,11 @@ public struct Plan: Codable, Sendable {
     public var warnings: [String]
     /// How to reach each registry (no secrets), so a saved plan applies without the manifest.
     public var registries: [String: RegistrySettings]
+    /// What the plan was computed from, besides the store (see `storeFingerprint`).
+    public var inputs: Inputs
+    /// sha256 of the plan's canonical encoding without this field (`computeContentDigest()`);
+    /// set by the planner. Nil only on a plan built by hand and not sealed.
+    public var contentDigest: String?
 
     public struct Unchecked: Codable, Sendable, Equatable {
         public var reference: String
@@ -50,6 +58,9 @@ public struct Plan: Codable, Sendable {
     }
 
     public var hasChanges: Bool { summary.changes > 0 }
+    /// Some desired reference could not be planned (its resolution failed, a pin mismatched):
+    /// such a plan is shown but not saved for apply.
+    public var hasFailedActions: Bool { actions.contains { $0.kind == .failed } }
 }
 
 public struct Action: Codable, Sendable, Equatable {

@@ -105,11 +105,15 @@ public enum Planner {
         actions.sort(by: Action.sortKey)
         wanted.unchecked.sort { $0.reference < $1.reference }
 
-        return Plan(formatVersion: Plan.currentFormatVersion, manifest: input.manifestPath, createdAt: input.now,
-                    storeFingerprint: observed.fingerprint, storeTags: observed.tagMap, store: input.storeName, actions: actions,
-                    unchecked: wanted.unchecked,
-                    summary: Plan.Summary(counting: actions, downloadBytes: download, reclaimBytes: reclaim.bytes),
-                    warnings: input.warnings + wanted.warnings, registries: input.registries)
+        var plan = Plan(formatVersion: Plan.currentFormatVersion, manifest: input.manifestPath, createdAt: input.now,
+                        storeFingerprint: observed.fingerprint, storeTags: observed.tagMap, store: input.storeName, actions: actions,
+                        unchecked: wanted.unchecked,
+                        summary: Plan.Summary(counting: actions, downloadBytes: download, reclaimBytes: reclaim.bytes),
+                        warnings: input.warnings + wanted.warnings, registries: input.registries,
+                        inputs: Plan.Inputs(desired: input.desired, policy: policy, resolutions: input.resolutions,
+                                            untagDeletesLastImage: input.untagDeletesLastImage))
+        plan.seal()
+        return plan
     }
 
     // MARK: Desired references

@@ -22,8 +22,11 @@ public struct Plan: Codable, Sendable {
     public var storeTags: [String: String]
     public var store: String
     public var actions: [Action]
-    /// Tags that were not checked against their registry, with why.
+    /// Tags present in the store that were not checked against their registry, with why.
     public var unchecked: [Unchecked]
+    /// Desired references that need a pull but have no resolution (`offline`), with why: no
+    /// action is planned for them, so an offline apply does only what needs no registry.
+    public var skipped: [Skipped]
     public var summary: Summary
     /// Docker Hub rate limit, when low.
     public var warnings: [String]
@@ -40,6 +43,12 @@ public struct Plan: Codable, Sendable {
         public var reason: String
     }
 
+    public struct Skipped: Codable, Sendable, Equatable {
+        public var reference: String
+        /// e.g. `not in the store; offline, so not pulled`.
+        public var reason: String
+    }
+
     public struct Summary: Codable, Sendable, Equatable {
         public var pull = 0
         public var update = 0
@@ -49,6 +58,8 @@ public struct Plan: Codable, Sendable {
         public var keep = 0
         public var protected = 0
         public var failed = 0
+        /// `skipped.count`: not changes.
+        public var skipped = 0
         public var downloadBytes: Int64 = 0
         /// Disk the store grows by (the embedded store keeps blobs compressed, so this equals the
         /// download; a Docker Engine unpacks them, and reports its own sizes after the pull).
@@ -58,6 +69,9 @@ public struct Plan: Codable, Sendable {
     }
 
     public var hasChanges: Bool { summary.changes > 0 }
+    /// Nothing to change, nothing failed, nothing skipped: only then does the store match the
+    /// manifest ("No changes"). An offline plan with skipped pulls has no changes but is not converged.
+    public var isConverged: Bool { !hasChanges && summary.failed == 0 && skipped.isEmpty }
     /// Some desired reference could not be planned (its resolution failed, a pin mismatched):
     /// such a plan is shown but not saved for apply.
     public var hasFailedActions: Bool { actions.contains { $0.kind == .failed } }

@@ -107,8 +107,8 @@ public enum Planner {
 
         var plan = Plan(formatVersion: Plan.currentFormatVersion, manifest: input.manifestPath, createdAt: input.now,
                         storeFingerprint: observed.fingerprint, storeTags: observed.tagMap, store: input.storeName, actions: actions,
-                        unchecked: wanted.unchecked,
-                        summary: Plan.Summary(counting: actions, downloadBytes: download, reclaimBytes: reclaim.bytes),
+                        unchecked: wanted.unchecked, skipped: wanted.skipped,
+                        summary: Plan.Summary(counting: actions, skipped: wanted.skipped.count, downloadBytes: download, reclaimBytes: reclaim.bytes),
                         warnings: input.warnings + wanted.warnings, registries: input.registries,
                         inputs: Plan.Inputs(desired: input.desired, policy: policy, resolutions: input.resolutions,
                                             untagDeletesLastImage: input.untagDeletesLastImage))
@@ -126,8 +126,10 @@ public enum Planner {
 
     /// One desired reference's part of the plan.
     struct Decision: Equatable {
-        var action: Action
+        /// Nil when the reference is skipped.
+        var action: Action?
         var unchecked: Plan.Unchecked?
+        var skipped: Plan.Skipped?
         /// For a tagged reference, the image the tag moves to; for a digest-only one, the image
         /// it keeps or brings (which must not be pruned). Nil when nothing is claimed.
         var target: Digest?
@@ -158,14 +160,15 @@ public enum Planner {
 
         switch resolution {
         case .unchecked(let reason):
-            let unchecked = Plan.Unchecked(reference: refText, reason: reason)
+            // Without a resolution nothing can be pulled by digest: what needs a pull is skipped
+            // (a present image that is not current stays, and is not pruned).
             guard let current, why == nil else {
-                return Decision(action: Action(kind: .pull, reference: refText, platform: platform,
-                                               reason: (why.map { $0 + "; " } ?? "") + "not resolved (\(reason)); the digest is decided at apply time"),
-                                unchecked: unchecked, target: digestOnly ? current?.digest : nil)
+                let cause = reason == "offline" ? "offline" : "not resolved (\(reason))"
+                return Decision(skipped: Plan.Skipped(reference: refText, reason: "\(why ?? "not in the store"); \(cause), so not pulled"),
+                                target: digestOnly ? current?.digest : nil)
             }
             return Decision(action: Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id, platform: platform, reason: reason),
-                            unchecked: unchecked, target: digestOnly ? current.digest : nil)
+                            unchecked: Plan.Unchecked(reference: refText, reason: reason), target: digestOnly ? current.digest : nil)
         case .failed(let reason):
             return Decision(action: Action(kind: .failed, reference: refText, image: current?.digest, platform: platform, reason: reason),
                             target: digestOnly ? current?.digest : nil)
@@ -236,6 +239,7 @@ public enum Planner {
     struct DesiredOutcome {
         var actions: [Action] = []
         var unchecked: [Plan.Unchecked] = []
+        var skipped: [Plan.Skipped] = []
         /// Every tag and the image it names after the desired changes (starts as the store's).
         var finalTags: [Reference: Digest]
         var incoming: [Digest: RemoteImage] = [:]
@@ -251,8 +255,9 @@ public enum Planner {
         var out = DesiredOutcome(finalTags: finalTags)
         for want in desired.sorted(by: { $0.reference < $1.reference }) {
             let d = decide(want, resolution: resolutions[want.reference] ?? .unchecked("not resolved"), observed: observed)
-            out.actions.append(d.action)
+            if let a = d.action { out.actions.append(a) }
             if let u = d.unchecked { out.unchecked.append(u) }
+            if let s = d.skipped { out.skipped.append(s) }
             if let target = d.target {
                 if want.reference.tag == nil { out.wantedByDigest.insert(target) } else { out.finalTags[want.reference] = target }
             }
@@ -437,9 +442,10 @@ public enum Planner {
 }
 
 extension Plan.Summary {
-    /// The counts of `actions` by kind, with the byte totals.
-    init(counting actions: [Action], downloadBytes: Int64, reclaimBytes: Int64) {
+    /// The counts of `actions` by kind and of skipped references, with the byte totals.
+    init(counting actions: [Action], skipped: Int = 0, downloadBytes: Int64, reclaimBytes: Int64) {
         self.init()
+        self.skipped = skipped
         for a in actions {
             switch a.kind {
             case .pull: pull += 1

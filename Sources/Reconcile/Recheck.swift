@@ -30,6 +30,7 @@ extension Planner {
         lines += actionDifferences(planned: plan.actions, now: now.actions)
         lines += summaryDifferences(planned: plan.summary, now: now.summary)
         lines += noteDifferences("unchecked", planned: plan.unchecked.map { ($0.reference, $0.reason) }, now: now.unchecked.map { ($0.reference, $0.reason) })
+        lines += noteDifferences("skipped", planned: plan.skipped.map { ($0.reference, $0.reason) }, now: now.skipped.map { ($0.reference, $0.reason) })
         return lines
     }
 
@@ -78,7 +79,7 @@ extension Planner {
     static func summaryDifferences(planned: Plan.Summary, now: Plan.Summary) -> [String] {
         let counts: [(String, KeyPath<Plan.Summary, Int>)] = [
             ("pull", \.pull), ("update", \.update), ("untag", \.untag), ("remove", \.remove), ("prune", \.prune),
-            ("keep", \.keep), ("protected", \.protected), ("failed", \.failed),
+            ("keep", \.keep), ("protected", \.protected), ("failed", \.failed), ("skipped", \.skipped),
         ]
         let bytes: [(String, KeyPath<Plan.Summary, Int64>)] = [
             ("downloadBytes", \.downloadBytes), ("diskBytes", \.diskBytes), ("reclaimBytes", \.reclaimBytes),

@@ -25,14 +25,14 @@ struct PlannerPhaseTests {
     @Test func decideKeepsWhatIsUpToDate() {
         let store = Self.observed([F.image("A", tags: ["a:1"], layers: [])])
         let d = Planner.decide(F.want("a:1"), resolution: .upToDate(F.d("A")), observed: store)
-        #expect(d.action.kind == .keep && d.action.image == F.d("A") && d.action.pullDigest == F.d("A"))
+        #expect(d.action?.kind == .keep && d.action?.image == F.d("A") && d.action?.pullDigest == F.d("A"))
         #expect(d.target == nil && d.incoming == nil && d.move == nil)
     }
 
     @Test func decideMovesATagToANewImageAndDownloadsIt() throws {
         let store = Self.observed([F.image("OLD", tags: ["a:1"], layers: [])])
         let d = Planner.decide(F.want("a:1"), resolution: F.remote("NEW", layers: ["l"]), observed: store)
-        #expect(d.action.kind == .update && d.action.oldImage == F.d("OLD") && d.action.image == F.d("NEW"))
+        #expect(d.action?.kind == .update && d.action?.oldImage == F.d("OLD") && d.action?.image == F.d("NEW"))
         #expect(d.target == F.d("NEW") && d.move == Planner.Move(tag: F.ref("a:1"), old: F.d("OLD")))
         #expect(d.incoming?.manifest == F.d("NEW"))
     }
@@ -40,7 +40,7 @@ struct PlannerPhaseTests {
     @Test func decideReusesAnImagePresentUnderAnotherTag() {
         let store = Self.observed([F.image("NEW", tags: ["b:1"], layers: [])])
         let d = Planner.decide(F.want("a:1"), resolution: F.remote("NEW", layers: []), observed: store)
-        #expect(d.action.kind == .pull && d.target == F.d("NEW") && d.incoming == nil)
+        #expect(d.action?.kind == .pull && d.target == F.d("NEW") && d.incoming == nil)
     }
 
     @Test func decideDesiredFoldsTargetsIntoTagsAndDigestEntries() {

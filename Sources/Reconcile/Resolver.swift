@@ -3,6 +3,7 @@ import ImageSet
 import OCI
 import Registry
 import Store
+import Synchronization
 
 /// Where to ask for a repository: its mirrors in order, then the registry itself.
 public enum MirrorRouting {
@@ -17,25 +18,31 @@ public enum MirrorRouting {
 /// only when it differs, or when the present image is not current (another platform, damaged
 /// blobs); for a single-platform manifest, also its config (the only place its platform is
 /// said). Immutable tags whose current image is present and `offline` runs ask nothing.
-public struct Resolver {
+public struct Resolver: Sendable {
     public var registry: RegistryClient
     public var settings: [String: RegistrySettings]
     public var concurrency: Int
+    /// Mirrors that failed in this run are skipped; pass the same object to whatever pulls next.
+    public var mirrorHealth: MirrorHealth
 
-    public init(registry: RegistryClient, settings: [String: RegistrySettings], concurrency: Int = 8) {
+    public init(registry: RegistryClient, settings: [String: RegistrySettings], concurrency: Int = 8,
+                mirrorHealth: MirrorHealth = MirrorHealth()) {
         self.registry = registry
         self.settings = settings
         self.concurrency = concurrency
+        self.mirrorHealth = mirrorHealth
     }
 
+    /// One line per mirror that failed while resolving (see `MirrorHealth.warnings`), for the plan.
+    public var warnings: [String] { mirrorHealth.warnings }
+
     public func resolve(_ desired: [DesiredTag], observed: Observed, offline: Bool) -> [Reference: Resolution] {
-        var out: [Reference: Resolution] = [:]
-        let lock = NSLock()
+        let out = Mutex<[Reference: Resolution]>([:])
         _ = parallelForEach(desired, width: concurrency) { want in
             let r = self.resolveOne(want, observed: observed, offline: offline)
-            lock.lock(); out[want.reference] = r; lock.unlock()
+            out.withLock { $0[want.reference] = r }
         }
-        return out
+        return out.withLock { $0 }
     }
 
     func resolveOne(_ want: DesiredTag, observed: Observed, offline: Bool) -> Resolution {
@@ -44,7 +51,7 @@ public struct Resolver {
         let current = observed.current(for: want)
         if let answer = Resolver.answerWithoutAsking(want, current: current, offline: offline) { return answer }
         var lastError = "no registry answered"
-        for source in MirrorRouting.candidates(for: ref, settings: settings[ref.domain]) {
+        for source in mirrorHealth.candidates(for: ref, settings: settings[ref.domain]) {
             do {
                 let head = try registry.resolve(source)
                 if Resolver.isUpToDate(current, served: head.digest, for: ref, from: source) { return .upToDate(head.digest) }
@@ -58,6 +65,7 @@ public struct Resolver {
                                            configPlatform: singlePlatform ? configPlatform(of: image, manifest: fetched.digest, from: source, present: present) : nil))
             } catch {
                 lastError = "\(error)"
+                mirrorHealth.record(error, from: source, for: ref)
             }
         }
         return .failed(lastError)

@@ -151,6 +151,37 @@ struct PlanRecordTests {
         #expect(Planner.recheck(plan, against: now).contains("the planner would now pull docker.io/library/a:1 (1 blob missing or damaged in the store), which the plan does not"))
     }
 
+    /// Every field the plan writes is in schema/plan.schema.json (python3's jsonschema, which
+    /// scripts/install-deps.sh installs; the test fails without it).
+    @Test func savedPlanMatchesItsSchema() throws {
+        var withEverything = Self.scene().input
+        withEverything.desired.append(F.want("offline:1"))
+        withEverything.resolutions[F.ref("offline:1")] = .unchecked("offline")
+        withEverything.desired.append(F.want("down:1"))
+        withEverything.resolutions[F.ref("down:1")] = .failed("connection refused")
+        withEverything.observed.images[0].platform = F.amd64
+        withEverything.resolutions[F.ref("b:1")] = IdentityTests.remote("B", layers: ["b"], config: Platform(os: "linux", architecture: "arm", variant: "v7"))
+        let plan = Planner.plan(withEverything)
+        #expect(!plan.skipped.isEmpty && plan.hasFailedActions && !plan.warnings.isEmpty)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let script = """
+        import json, sys, jsonschema
+        jsonschema.validate(json.load(sys.stdin), json.load(open(sys.argv[1])), format_checker=jsonschema.FormatChecker())
+        """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, root.appendingPathComponent("schema/plan.schema.json").path]
+        let stdin = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(try Plan.encoder.encode(plan))
+        try stdin.fileHandleForWriting.close()
+        process.waitUntilExit()
+        let errors = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(errors.suffix(1500))")
+    }
+
     @Test func failedActionsAreFlagged() {
         let p = F.plan([F.want("a:1")], [], ["a:1": .failed("connection refused")])
         #expect(p.hasFailedActions)

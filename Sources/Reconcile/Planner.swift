@@ -145,88 +145,110 @@ public enum Planner {
     /// other than the wanted one, or missing or damaged blobs, plan a pull (or an update when the
     /// registry serves another image), with the discrepancy as the reason.
     static func decide(_ want: DesiredTag, resolution: Resolution, observed: Observed) -> Decision {
-        let ref = want.reference
-        let refText = ref.description
-        let platform = want.platform.description
-        let current = observed.present(for: want)
-        let discrepancies = current?.discrepancies(for: want) ?? []
-        let why = discrepancies.isEmpty ? nil : discrepancies.map(\.description).joined(separator: "; ")
-        let digestOnly = ref.tag == nil
-        func pinMismatch(_ got: Digest, _ manifest: Digest?) -> Bool {
-            guard let pin = want.pin else { return false }
-            return pin != got && pin != manifest
-        }
-        func pinFailure(_ served: Digest) -> String { "the registry serves \(served) for this tag, but the manifest pins \(want.pin!)" }
-
+        let present = observed.present(for: want)
         switch resolution {
-        case .unchecked(let reason):
-            // Without a resolution nothing can be pulled by digest: what needs a pull is skipped
-            // (a present image that is not current stays, and is not pruned).
-            guard let current, why == nil else {
-                let cause = reason == "offline" ? "offline" : "not resolved (\(reason))"
-                return Decision(skipped: Plan.Skipped(reference: refText, reason: "\(why ?? "not in the store"); \(cause), so not pulled"),
-                                target: digestOnly ? current?.digest : nil)
-            }
-            return Decision(action: Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id, platform: platform, reason: reason),
-                            unchecked: Plan.Unchecked(reference: refText, reason: reason), target: digestOnly ? current.digest : nil)
+        case .unchecked(let reason): return decideUnchecked(want, present: present, reason: reason)
         case .failed(let reason):
-            return Decision(action: Action(kind: .failed, reference: refText, image: current?.digest, platform: platform, reason: reason),
-                            target: digestOnly ? current?.digest : nil)
-        case .upToDate(let top):
-            guard let current else {
-                return Decision(action: Action(kind: .failed, reference: refText, platform: platform,
-                                               reason: "resolved as up to date but absent from the store"))
-            }
-            if pinMismatch(top, current.digest) {
-                return Decision(action: Action(kind: .failed, reference: refText, image: current.digest, pullDigest: top, platform: platform,
-                                               reason: pinFailure(top)))
-            }
-            if discrepancies.contains(where: { if case .platform = $0 { return true } else { return false } }) {
-                return Decision(action: Action(kind: .failed, reference: refText, image: current.digest, pullDigest: top, platform: platform,
-                                               reason: "\(why!), and the registry was not asked for the wanted platform's manifest; plan again"))
-            }
-            if let why {
-                // Only blobs are amiss: the same image again, whose blobs the store knows.
-                let again = RemoteImage(pullDigest: top, manifest: current.digest, id: current.id, platform: platform, blobs: current.blobs)
-                return Decision(action: Action(kind: .pull, reference: refText, image: current.digest, imageID: current.id, pullDigest: top,
-                                               platform: platform, reason: why),
-                                target: digestOnly ? current.digest : nil, incoming: again)
-            }
-            return Decision(action: Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id, pullDigest: top, platform: platform),
-                            target: digestOnly ? current.digest : nil)
-        case .remote(let remote):
-            if pinMismatch(remote.pullDigest, remote.manifest) {
-                return Decision(action: Action(kind: .failed, reference: refText, image: current?.digest, pullDigest: remote.pullDigest,
-                                               platform: remote.platform, reason: pinFailure(remote.pullDigest)))
-            }
-            // Same manifest, or the same image ID (Docker schema 2 is stored converted to OCI).
-            if let current, current.digest == remote.manifest || remote.id == current.id {
-                let warning = platformWarning(want, served: remote.configPlatform ?? current.platform)
-                guard current.damagedBlobs.isEmpty else {
-                    let reason = Discrepancy.damagedBlobs(current.damagedBlobs.count).description
-                    return Decision(action: Action(kind: .pull, reference: refText, image: remote.manifest, imageID: remote.id,
-                                                   pullDigest: remote.pullDigest, platform: remote.platform, reason: reason),
-                                    target: digestOnly ? current.digest : nil, incoming: remote, warning: warning)
-                }
-                return Decision(action: Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id,
-                                               pullDigest: remote.pullDigest, platform: remote.platform),
-                                target: digestOnly ? current.digest : nil, warning: warning)
-            }
-            // The image may already be in the store, intact, under another tag (by digest or ID).
-            let present = observed.images.first { ($0.digest == remote.manifest || $0.id == remote.id) && $0.damagedBlobs.isEmpty }
-            let target = present?.digest ?? remote.manifest
-            let incoming = present == nil ? remote : nil
-            let warning = platformWarning(want, served: remote.configPlatform)
-            if let current, !digestOnly {
-                return Decision(action: Action(kind: .update, reference: refText, image: remote.manifest, imageID: remote.id,
-                                               pullDigest: remote.pullDigest, platform: remote.platform, oldImage: current.digest, reason: why),
-                                target: target, incoming: incoming, move: Move(tag: ref, old: current.digest), warning: warning)
-            }
-            return Decision(action: Action(kind: .pull, reference: refText, image: remote.manifest, imageID: remote.id,
-                                           pullDigest: remote.pullDigest, platform: remote.platform, reason: why),
-                            target: target, incoming: incoming, warning: warning)
+            return Decision(action: Action(kind: .failed, reference: want.reference.description, image: present?.digest,
+                                           platform: want.platform.description, reason: reason),
+                            target: want.reference.tag == nil ? present?.digest : nil)
+        case .upToDate(let top): return decideUpToDate(want, present: present, served: top)
+        case .remote(let remote): return decideRemote(want, present: present, remote: remote, observed: observed)
         }
     }
+
+    /// Not resolved (offline, immutable and present): a current image is kept; what needs a pull
+    /// is skipped, since nothing can be pulled without a digest (a present image that is not
+    /// current stays, and is not pruned).
+    static func decideUnchecked(_ want: DesiredTag, present: ObservedImage?, reason: String) -> Decision {
+        let refText = want.reference.description
+        let target = want.reference.tag == nil ? present?.digest : nil
+        let why = present.map { discrepancyText($0.discrepancies(for: want)) } ?? "not in the store"
+        guard let present, why.isEmpty else {
+            let cause = reason == "offline" ? "offline" : "not resolved (\(reason))"
+            return Decision(skipped: Plan.Skipped(reference: refText, reason: "\(why); \(cause), so not pulled"), target: target)
+        }
+        return Decision(action: Action(kind: .keep, reference: refText, image: present.digest, imageID: present.id,
+                                       platform: want.platform.description, reason: reason),
+                        unchecked: Plan.Unchecked(reference: refText, reason: reason), target: target)
+    }
+
+    /// A HEAD said the tag still serves `served`: keep, unless the pin disagrees, or the present
+    /// image is not current (damaged blobs: pull the same image again; another platform: the
+    /// wanted manifest is unknown, so fail).
+    static func decideUpToDate(_ want: DesiredTag, present: ObservedImage?, served: Digest) -> Decision {
+        let refText = want.reference.description, platform = want.platform.description
+        guard let present else {
+            return Decision(action: Action(kind: .failed, reference: refText, platform: platform,
+                                           reason: "resolved as up to date but absent from the store"))
+        }
+        if let failure = pinFailure(want, served: served, manifest: present.digest) {
+            return Decision(action: Action(kind: .failed, reference: refText, image: present.digest, pullDigest: served, platform: platform,
+                                           reason: failure))
+        }
+        let target = want.reference.tag == nil ? present.digest : nil
+        let discrepancies = present.discrepancies(for: want)
+        if discrepancies.contains(where: { if case .platform = $0 { return true } else { return false } }) {
+            return Decision(action: Action(kind: .failed, reference: refText, image: present.digest, pullDigest: served, platform: platform,
+                                           reason: "\(discrepancyText(discrepancies)), and the registry was not asked for the wanted platform's manifest; plan again"))
+        }
+        if !discrepancies.isEmpty {
+            let again = RemoteImage(pullDigest: served, manifest: present.digest, id: present.id, platform: platform, blobs: present.blobs)
+            return Decision(action: Action(kind: .pull, reference: refText, image: present.digest, imageID: present.id, pullDigest: served,
+                                           platform: platform, reason: discrepancyText(discrepancies)),
+                            target: target, incoming: again)
+        }
+        return Decision(action: Action(kind: .keep, reference: refText, image: present.digest, imageID: present.id, pullDigest: served, platform: platform),
+                        target: target)
+    }
+
+    /// The registry serves `remote`: keep the present image if it is that image and intact, pull
+    /// it again if its blobs are damaged, else pull the served image (or reuse it if the store
+    /// holds it intact under another tag) and, for a tag, move the tag (an update).
+    static func decideRemote(_ want: DesiredTag, present: ObservedImage?, remote: RemoteImage, observed: Observed) -> Decision {
+        let ref = want.reference, refText = want.reference.description
+        let digestOnly = ref.tag == nil
+        if let failure = pinFailure(want, served: remote.pullDigest, manifest: remote.manifest) {
+            return Decision(action: Action(kind: .failed, reference: refText, image: present?.digest, pullDigest: remote.pullDigest,
+                                           platform: remote.platform, reason: failure))
+        }
+        // Same manifest, or the same image ID (Docker schema 2 is stored converted to OCI).
+        if let present, present.digest == remote.manifest || remote.id == present.id {
+            let warning = platformWarning(want, served: remote.configPlatform ?? present.platform)
+            let target = digestOnly ? present.digest : nil
+            guard present.damagedBlobs.isEmpty else {
+                return Decision(action: Action(kind: .pull, reference: refText, image: remote.manifest, imageID: remote.id,
+                                               pullDigest: remote.pullDigest, platform: remote.platform,
+                                               reason: Discrepancy.damagedBlobs(present.damagedBlobs.count).description),
+                                target: target, incoming: remote, warning: warning)
+            }
+            return Decision(action: Action(kind: .keep, reference: refText, image: present.digest, imageID: present.id,
+                                           pullDigest: remote.pullDigest, platform: remote.platform),
+                            target: target, warning: warning)
+        }
+        let elsewhere = observed.images.first { ($0.digest == remote.manifest || $0.id == remote.id) && $0.damagedBlobs.isEmpty }
+        let target = elsewhere?.digest ?? remote.manifest
+        let incoming = elsewhere == nil ? remote : nil
+        let warning = platformWarning(want, served: remote.configPlatform)
+        let why = present.map { discrepancyText($0.discrepancies(for: want)) }.flatMap { $0.isEmpty ? nil : $0 }
+        if let present, !digestOnly {
+            return Decision(action: Action(kind: .update, reference: refText, image: remote.manifest, imageID: remote.id,
+                                           pullDigest: remote.pullDigest, platform: remote.platform, oldImage: present.digest, reason: why),
+                            target: target, incoming: incoming, move: Move(tag: ref, old: present.digest), warning: warning)
+        }
+        return Decision(action: Action(kind: .pull, reference: refText, image: remote.manifest, imageID: remote.id,
+                                       pullDigest: remote.pullDigest, platform: remote.platform, reason: why),
+                        target: target, incoming: incoming, warning: warning)
+    }
+
+    /// Why the served image breaks the manifest's pin (neither the tag's digest nor the
+    /// platform's manifest is the pinned one), or nil.
+    static func pinFailure(_ want: DesiredTag, served: Digest, manifest: Digest?) -> String? {
+        guard let pin = want.pin, pin != served, pin != manifest else { return nil }
+        return "the registry serves \(served) for this tag, but the manifest pins \(pin)"
+    }
+
+    static func discrepancyText(_ d: [Discrepancy]) -> String { d.map(\.description).joined(separator: "; ") }
 
     /// Docker's warning when the image served is not for the platform asked (a single-platform
     /// image of another architecture): it is pulled anyway, as docker does.

@@ -5,9 +5,12 @@ import OCI
 /// A plan: what would change, by digest, and the state it was computed against.
 ///
 /// Contract: `Codable` and versioned (`formatVersion`); actions are sorted deterministically
-/// (by kind, then reference, then digest); the executor does only what the actions say.
+/// (by kind, then reference, then digest); the executor does only what the actions say. A plan
+/// records the inputs it was computed from (`inputs`), so `Planner.recheck` can re-derive it,
+/// and its own digest (`contentDigest`), so an edit shows (`verifyIntegrity`).
 public struct Plan: Codable, Sendable {
-    public static let currentFormatVersion = 1
+    /// 2: `inputs` and `contentDigest`.
+    public static let currentFormatVersion = 2
 
     public var formatVersion: Int
     /// The manifest the plan was made from.
@@ -19,16 +22,30 @@ public struct Plan: Codable, Sendable {
     public var storeTags: [String: String]
     public var store: String
     public var actions: [Action]
-    /// Tags that were not checked against their registry, with why.
+    /// Tags present in the store that were not checked against their registry, with why.
     public var unchecked: [Unchecked]
+    /// Desired references that need a pull but have no resolution (`offline`), with why: no
+    /// action is planned for them, so an offline apply does only what needs no registry.
+    public var skipped: [Skipped]
     public var summary: Summary
     /// Docker Hub rate limit, when low.
     public var warnings: [String]
     /// How to reach each registry (no secrets), so a saved plan applies without the manifest.
     public var registries: [String: RegistrySettings]
+    /// What the plan was computed from, besides the store (see `storeFingerprint`).
+    public var inputs: Inputs
+    /// sha256 of the plan's canonical encoding without this field (`computeContentDigest()`);
+    /// set by the planner. Nil only on a plan built by hand and not sealed.
+    public var contentDigest: String?
 
     public struct Unchecked: Codable, Sendable, Equatable {
         public var reference: String
+        public var reason: String
+    }
+
+    public struct Skipped: Codable, Sendable, Equatable {
+        public var reference: String
+        /// e.g. `not in the store; offline, so not pulled`.
         public var reason: String
     }
 
@@ -41,6 +58,8 @@ public struct Plan: Codable, Sendable {
         public var keep = 0
         public var protected = 0
         public var failed = 0
+        /// `skipped.count`: not changes.
+        public var skipped = 0
         public var downloadBytes: Int64 = 0
         /// Disk the store grows by (the embedded store keeps blobs compressed, so this equals the
         /// download; a Docker Engine unpacks them, and reports its own sizes after the pull).
@@ -50,6 +69,12 @@ public struct Plan: Codable, Sendable {
     }
 
     public var hasChanges: Bool { summary.changes > 0 }
+    /// Nothing to change, nothing failed, nothing skipped: only then does the store match the
+    /// manifest ("No changes"). An offline plan with skipped pulls has no changes but is not converged.
+    public var isConverged: Bool { !hasChanges && summary.failed == 0 && skipped.isEmpty }
+    /// Some desired reference could not be planned (its resolution failed, a pin mismatched):
+    /// such a plan is shown but not saved for apply.
+    public var hasFailedActions: Bool { actions.contains { $0.kind == .failed } }
 }
 
 public struct Action: Codable, Sendable, Equatable {

@@ -10,20 +10,26 @@ public struct RemoteImage: Codable, Sendable, Equatable {
     /// The image manifest for the wanted platform.
     public var manifest: Digest
     public var id: Digest?
+    /// The platform asked for.
     public var platform: String
     /// Manifest, config and layers with their sizes as stored.
     public var blobs: [BlobRef]
-    public init(pullDigest: Digest, manifest: Digest, id: Digest?, platform: String, blobs: [BlobRef]) {
+    /// The platform the image's config declares, when read: a single-platform manifest says
+    /// its platform only there (an index entry is chosen by platform, so it needs no check).
+    public var configPlatform: Platform?
+    public init(pullDigest: Digest, manifest: Digest, id: Digest?, platform: String, blobs: [BlobRef], configPlatform: Platform? = nil) {
         self.pullDigest = pullDigest
         self.manifest = manifest
         self.id = id
         self.platform = platform
         self.blobs = blobs
+        self.configPlatform = configPlatform
     }
 }
 
 public enum Resolution: Sendable, Equatable {
-    /// A HEAD showed the tag still serves the digest the present image was pulled by.
+    /// A HEAD showed the tag still serves the digest the present image was pulled by, and that
+    /// image is current (wanted platform, intact blobs).
     case upToDate(Digest)
     /// The tag serves this image (fetched because it differs from the store, or is absent).
     case remote(RemoteImage)
@@ -63,89 +69,245 @@ public struct PlanInput: Sendable {
 
 /// The planner: a pure function from desired set, observed store and remote resolutions to a
 /// `Plan`. No I/O; the same input always gives the same plan.
+///
+/// It works in phases, each a function below: what each desired reference needs (`decide`),
+/// what happens to tags the manifest does not list (`planUnlisted`), which images stay for
+/// rollback (`retainedForRollback`), which images are removed or pruned (`findVictims`), what
+/// becomes of images a tag moved away from (`fate`), the bytes to download and reclaim
+/// (`countDownloads`, `reclaimActions`), and the counts (`Plan.Summary(counting:)`).
 public enum Planner {
     public static func plan(_ input: PlanInput) -> Plan {
         let observed = input.observed
         let policy = input.policy
+        let desiredRefs = Set(input.desired.map(\.reference))
+        let protection = Protection(policy.protect)
+
+        var wanted = decideDesired(input.desired, resolutions: input.resolutions, observed: observed)
+        let unlisted = planUnlisted(observed, desiredRefs: desiredRefs, policy: policy.unlisted, protection: protection,
+                                    finalTags: wanted.finalTags)
+        let tagged = Set(unlisted.finalTags.values)
+        let retained = retainedForRollback(input.desired, keepPrevious: policy.keepPrevious, moves: wanted.moves,
+                                           ledger: observed.ledger, finalTags: unlisted.finalTags,
+                                           present: Set(observed.images.map(\.digest)))
+        let victims = findVictims(observed, tagged: tagged, wantedByDigest: wanted.wantedByDigest, desiredRefs: desiredRefs,
+                                  policy: policy, untagDeletesLastImage: input.untagDeletesLastImage, retained: retained,
+                                  protection: protection, alreadyProtected: unlisted.protectedShown)
+
+        var actions = wanted.actions + unlisted.actions + victims.protectedActions
+        for i in actions.indices where actions[i].kind == .update {
+            guard let old = actions[i].oldImage else { continue }
+            actions[i].oldImageFate = fate(of: old, tagged: tagged, retained: retained, victims: victims.kinds,
+                                           protected: victims.protectedShown)
+        }
+        let download = countDownloads(&actions, incoming: wanted.incoming, observed: observed)
+        let reclaim = reclaimActions(victims.kinds, observed: observed, incoming: wanted.incoming, moves: wanted.moves)
+        actions += reclaim.actions
+        actions.sort(by: Action.sortKey)
+        wanted.unchecked.sort { $0.reference < $1.reference }
+
+        var plan = Plan(formatVersion: Plan.currentFormatVersion, manifest: input.manifestPath, createdAt: input.now,
+                        storeFingerprint: observed.fingerprint, storeTags: observed.tagMap, store: input.storeName, actions: actions,
+                        unchecked: wanted.unchecked, skipped: wanted.skipped,
+                        summary: Plan.Summary(counting: actions, skipped: wanted.skipped.count, downloadBytes: download, reclaimBytes: reclaim.bytes),
+                        warnings: input.warnings + wanted.warnings, registries: input.registries,
+                        inputs: Plan.Inputs(desired: input.desired, policy: policy, resolutions: input.resolutions,
+                                            untagDeletesLastImage: input.untagDeletesLastImage))
+        plan.seal()
+        return plan
+    }
+
+    // MARK: Desired references
+
+    /// A desired tag moved off the image it named.
+    struct Move: Equatable {
+        var tag: Reference
+        var old: Digest
+    }
+
+    /// One desired reference's part of the plan.
+    struct Decision: Equatable {
+        /// Nil when the reference is skipped.
+        var action: Action?
+        var unchecked: Plan.Unchecked?
+        var skipped: Plan.Skipped?
+        /// For a tagged reference, the image the tag moves to; for a digest-only one, the image
+        /// it keeps or brings (which must not be pruned). Nil when nothing is claimed.
+        var target: Digest?
+        /// An image to download (not in the store).
+        var incoming: RemoteImage?
+        var move: Move?
+        var warning: String?
+    }
+
+    /// What one desired reference needs, from its resolution and the image present for it.
+    ///
+    /// An image present under the reference stays only when it is current: a stored platform
+    /// other than the wanted one, or missing or damaged blobs, plan a pull (or an update when the
+    /// registry serves another image), with the discrepancy as the reason.
+    static func decide(_ want: DesiredTag, resolution: Resolution, observed: Observed) -> Decision {
+        let present = observed.present(for: want)
+        switch resolution {
+        case .unchecked(let reason): return decideUnchecked(want, present: present, reason: reason)
+        case .failed(let reason):
+            return Decision(action: Action(kind: .failed, reference: want.reference.description, image: present?.digest,
+                                           platform: want.platform.description, reason: reason),
+                            target: want.reference.tag == nil ? present?.digest : nil)
+        case .upToDate(let top): return decideUpToDate(want, present: present, served: top)
+        case .remote(let remote): return decideRemote(want, present: present, remote: remote, observed: observed)
+        }
+    }
+
+    /// Not resolved (offline, immutable and present): a current image is kept; what needs a pull
+    /// is skipped, since nothing can be pulled without a digest (a present image that is not
+    /// current stays, and is not pruned).
+    static func decideUnchecked(_ want: DesiredTag, present: ObservedImage?, reason: String) -> Decision {
+        let refText = want.reference.description
+        let target = want.reference.tag == nil ? present?.digest : nil
+        let why = present.map { discrepancyText($0.discrepancies(for: want)) } ?? "not in the store"
+        guard let present, why.isEmpty else {
+            let cause = reason == "offline" ? "offline" : "not resolved (\(reason))"
+            return Decision(skipped: Plan.Skipped(reference: refText, reason: "\(why); \(cause), so not pulled"), target: target)
+        }
+        return Decision(action: Action(kind: .keep, reference: refText, image: present.digest, imageID: present.id,
+                                       platform: want.platform.description, reason: reason),
+                        unchecked: Plan.Unchecked(reference: refText, reason: reason), target: target)
+    }
+
+    /// A HEAD said the tag still serves `served`: keep, unless the pin disagrees, or the present
+    /// image is not current (damaged blobs: pull the same image again; another platform: the
+    /// wanted manifest is unknown, so fail).
+    static func decideUpToDate(_ want: DesiredTag, present: ObservedImage?, served: Digest) -> Decision {
+        let refText = want.reference.description, platform = want.platform.description
+        guard let present else {
+            return Decision(action: Action(kind: .failed, reference: refText, platform: platform,
+                                           reason: "resolved as up to date but absent from the store"))
+        }
+        if let failure = pinFailure(want, served: served, manifest: present.digest) {
+            return Decision(action: Action(kind: .failed, reference: refText, image: present.digest, pullDigest: served, platform: platform,
+                                           reason: failure))
+        }
+        let target = want.reference.tag == nil ? present.digest : nil
+        let discrepancies = present.discrepancies(for: want)
+        if discrepancies.contains(where: { if case .platform = $0 { return true } else { return false } }) {
+            return Decision(action: Action(kind: .failed, reference: refText, image: present.digest, pullDigest: served, platform: platform,
+                                           reason: "\(discrepancyText(discrepancies)), and the registry was not asked for the wanted platform's manifest; plan again"))
+        }
+        if !discrepancies.isEmpty {
+            let again = RemoteImage(pullDigest: served, manifest: present.digest, id: present.id, platform: platform, blobs: present.blobs)
+            return Decision(action: Action(kind: .pull, reference: refText, image: present.digest, imageID: present.id, pullDigest: served,
+                                           platform: platform, reason: discrepancyText(discrepancies)),
+                            target: target, incoming: again)
+        }
+        return Decision(action: Action(kind: .keep, reference: refText, image: present.digest, imageID: present.id, pullDigest: served, platform: platform),
+                        target: target)
+    }
+
+    /// The registry serves `remote`: keep the present image if it is that image and intact, pull
+    /// it again if its blobs are damaged, else pull the served image (or reuse it if the store
+    /// holds it intact under another tag) and, for a tag, move the tag (an update).
+    static func decideRemote(_ want: DesiredTag, present: ObservedImage?, remote: RemoteImage, observed: Observed) -> Decision {
+        let ref = want.reference, refText = want.reference.description
+        let digestOnly = ref.tag == nil
+        if let failure = pinFailure(want, served: remote.pullDigest, manifest: remote.manifest) {
+            return Decision(action: Action(kind: .failed, reference: refText, image: present?.digest, pullDigest: remote.pullDigest,
+                                           platform: remote.platform, reason: failure))
+        }
+        // Same manifest, or the same image ID (Docker schema 2 is stored converted to OCI).
+        if let present, present.digest == remote.manifest || remote.id == present.id {
+            let warning = platformWarning(want, served: remote.configPlatform ?? present.platform)
+            let target = digestOnly ? present.digest : nil
+            guard present.damagedBlobs.isEmpty else {
+                return Decision(action: Action(kind: .pull, reference: refText, image: remote.manifest, imageID: remote.id,
+                                               pullDigest: remote.pullDigest, platform: remote.platform,
+                                               reason: Discrepancy.damagedBlobs(present.damagedBlobs.count).description),
+                                target: target, incoming: remote, warning: warning)
+            }
+            return Decision(action: Action(kind: .keep, reference: refText, image: present.digest, imageID: present.id,
+                                           pullDigest: remote.pullDigest, platform: remote.platform),
+                            target: target, warning: warning)
+        }
+        let elsewhere = observed.images.first { ($0.digest == remote.manifest || $0.id == remote.id) && $0.damagedBlobs.isEmpty }
+        let target = elsewhere?.digest ?? remote.manifest
+        let incoming = elsewhere == nil ? remote : nil
+        let warning = platformWarning(want, served: remote.configPlatform)
+        let why = present.map { discrepancyText($0.discrepancies(for: want)) }.flatMap { $0.isEmpty ? nil : $0 }
+        if let present, !digestOnly {
+            return Decision(action: Action(kind: .update, reference: refText, image: remote.manifest, imageID: remote.id,
+                                           pullDigest: remote.pullDigest, platform: remote.platform, oldImage: present.digest, reason: why),
+                            target: target, incoming: incoming, move: Move(tag: ref, old: present.digest), warning: warning)
+        }
+        return Decision(action: Action(kind: .pull, reference: refText, image: remote.manifest, imageID: remote.id,
+                                       pullDigest: remote.pullDigest, platform: remote.platform, reason: why),
+                        target: target, incoming: incoming, warning: warning)
+    }
+
+    /// Why the served image breaks the manifest's pin (neither the tag's digest nor the
+    /// platform's manifest is the pinned one), or nil.
+    static func pinFailure(_ want: DesiredTag, served: Digest, manifest: Digest?) -> String? {
+        guard let pin = want.pin, pin != served, pin != manifest else { return nil }
+        return "the registry serves \(served) for this tag, but the manifest pins \(pin)"
+    }
+
+    static func discrepancyText(_ d: [Discrepancy]) -> String { d.map(\.description).joined(separator: "; ") }
+
+    /// Docker's warning when the image served is not for the platform asked (a single-platform
+    /// image of another architecture): it is pulled anyway, as docker does.
+    static func platformWarning(_ want: DesiredTag, served: Platform?) -> String? {
+        guard let served, !PlatformIdentity.same(wanted: want.platform, stored: served) else { return nil }
+        return "\(want.reference.familiarString): requested platform \(want.platform) does not match the image's platform \(served)"
+    }
+
+    /// The desired references' decisions, folded in reference order.
+    struct DesiredOutcome {
         var actions: [Action] = []
         var unchecked: [Plan.Unchecked] = []
-        let byDigest = Dictionary(observed.images.map { ($0.digest, $0) }, uniquingKeysWith: { a, _ in a })
-
-        // Final tag → image, starting from the store as it is.
-        var finalTag: [Reference: Digest] = [:]
-        for img in observed.images { for t in img.tags { finalTag[t] = img.digest } }
+        var skipped: [Plan.Skipped] = []
+        /// Every tag and the image it names after the desired changes (starts as the store's).
+        var finalTags: [Reference: Digest]
         var incoming: [Digest: RemoteImage] = [:]
-        var desiredDigests = Set<Digest>()     // digest-only desired entries, satisfied
-        var moved: [(tag: Reference, old: Digest, actionIndex: Int)] = []
+        /// Images that digest-only references keep or bring.
+        var wantedByDigest = Set<Digest>()
+        var moves: [Move] = []
+        var warnings: [String] = []
+    }
 
-        for want in input.desired.sorted(by: { $0.reference < $1.reference }) {
-            let ref = want.reference
-            let refText = ref.description
-            let current = ref.tag != nil ? observed.image(tagged: ref) : observed.images.first { img in want.pin.map { img.wasPulled(ref.repository, as: $0) } ?? false }
-            let resolution = input.resolutions[ref] ?? .unchecked("not resolved")
-            func pinMismatch(_ got: Digest, _ manifest: Digest?) -> Bool {
-                guard let pin = want.pin else { return false }
-                return pin != got && pin != manifest
+    static func decideDesired(_ desired: [DesiredTag], resolutions: [Reference: Resolution], observed: Observed) -> DesiredOutcome {
+        var finalTags: [Reference: Digest] = [:]
+        for img in observed.images { for t in img.tags { finalTags[t] = img.digest } }
+        var out = DesiredOutcome(finalTags: finalTags)
+        for want in desired.sorted(by: { $0.reference < $1.reference }) {
+            let d = decide(want, resolution: resolutions[want.reference] ?? .unchecked("not resolved"), observed: observed)
+            if let a = d.action { out.actions.append(a) }
+            if let u = d.unchecked { out.unchecked.append(u) }
+            if let s = d.skipped { out.skipped.append(s) }
+            if let target = d.target {
+                if want.reference.tag == nil { out.wantedByDigest.insert(target) } else { out.finalTags[want.reference] = target }
             }
-            switch resolution {
-            case .unchecked(let why):
-                if let current {
-                    actions.append(Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id, platform: want.platform.description, reason: why))
-                    if ref.tag == nil { desiredDigests.insert(current.digest) }
-                } else {
-                    actions.append(Action(kind: .pull, reference: refText, platform: want.platform.description, reason: "not resolved (\(why)); the digest is decided at apply time"))
-                }
-                unchecked.append(.init(reference: refText, reason: why))
-            case .failed(let why):
-                actions.append(Action(kind: .failed, reference: refText, image: current?.digest, platform: want.platform.description, reason: why))
-                if let current, ref.tag == nil { desiredDigests.insert(current.digest) }
-            case .upToDate(let top):
-                guard let current else {
-                    actions.append(Action(kind: .failed, reference: refText, platform: want.platform.description, reason: "resolved as up to date but absent from the store"))
-                    continue
-                }
-                if pinMismatch(top, current.digest) {
-                    actions.append(Action(kind: .failed, reference: refText, image: current.digest, pullDigest: top, platform: want.platform.description,
-                                          reason: "the registry serves \(top) for this tag, but the manifest pins \(want.pin!)"))
-                    continue
-                }
-                actions.append(Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id, pullDigest: top, platform: want.platform.description))
-                if ref.tag == nil { desiredDigests.insert(current.digest) }
-            case .remote(let remote):
-                if pinMismatch(remote.pullDigest, remote.manifest) {
-                    actions.append(Action(kind: .failed, reference: refText, image: current?.digest, pullDigest: remote.pullDigest, platform: remote.platform,
-                                          reason: "the registry serves \(remote.pullDigest) for this tag, but the manifest pins \(want.pin!)"))
-                    continue
-                }
-                // Same manifest, or the same image ID (Docker schema 2 is stored converted to OCI).
-                if let current, current.digest == remote.manifest || remote.id == current.id {
-                    actions.append(Action(kind: .keep, reference: refText, image: current.digest, imageID: current.id, pullDigest: remote.pullDigest, platform: remote.platform))
-                    if ref.tag == nil { desiredDigests.insert(current.digest) }
-                    continue
-                }
-                // The image may already be in the store under another tag (by digest or ID).
-                let present = observed.images.first { $0.digest == remote.manifest || $0.id == remote.id }
-                if present == nil { incoming[remote.manifest] = remote }
-                let target = present?.digest ?? remote.manifest
-                if ref.tag == nil { desiredDigests.insert(target) } else { finalTag[ref] = target }
-                if let current, ref.tag != nil {
-                    actions.append(Action(kind: .update, reference: refText, image: remote.manifest, imageID: remote.id, pullDigest: remote.pullDigest,
-                                          platform: remote.platform, oldImage: current.digest))
-                    moved.append((ref, current.digest, actions.count - 1))
-                } else {
-                    actions.append(Action(kind: .pull, reference: refText, image: remote.manifest, imageID: remote.id, pullDigest: remote.pullDigest, platform: remote.platform))
-                }
+            if let remote = d.incoming { out.incoming[remote.manifest] = remote }
+            if let m = d.move { out.moves.append(m) }
+            if let w = d.warning { out.warnings.append(w) }
+        }
+        return out
+    }
+
+    // MARK: Protection and unlisted tags
+
+    /// The policy's protect rules, with patterns compiled once. An image a container uses is
+    /// always protected.
+    struct Protection {
+        private let rules: [(ProtectRule, GlobPattern?)]
+
+        init(_ rules: [ProtectRule]) {
+            self.rules = rules.map { rule in
+                if case .reference(let p) = rule { return (rule, try? GlobPattern(p)) }
+                return (rule, nil)
             }
         }
 
-        // Protection: rules, and images a container uses.
-        let globs = policy.protect.compactMap { rule -> (ProtectRule, GlobPattern?) in
-            if case .reference(let p) = rule { return (rule, try? GlobPattern(p)) }
-            return (rule, nil)
-        }
-        func protectedBy(_ img: ObservedImage) -> String? {
+        /// Why `img` must not be removed, or nil.
+        func reason(_ img: ObservedImage) -> String? {
             if img.inUse { return "in use by a container" }
-            for (rule, glob) in globs {
+            for (rule, glob) in rules {
                 switch rule {
                 case .label(let key, let value):
                     if let v = img.labels[key], value == nil || value == v { return "protected by \(rule)" }
@@ -156,118 +318,170 @@ public enum Planner {
             }
             return nil
         }
+    }
 
-        // Unlisted tags.
-        let desiredRefs = Set(input.desired.map(\.reference))
+    struct UnlistedOutcome {
+        var actions: [Action] = []
+        var finalTags: [Reference: Digest]
+        /// Images already shown as protected (each is shown once).
         var protectedShown = Set<Digest>()
-        if policy.unlisted != .keep {
-            for img in observed.images {
-                let unlisted = img.tags.filter { !desiredRefs.contains($0) }
-                guard !unlisted.isEmpty else { continue }
-                if let why = protectedBy(img) {
-                    if protectedShown.insert(img.digest).inserted {
-                        actions.append(Action(kind: .protected, reference: unlisted.first?.description, image: img.digest, imageID: img.id, reason: why))
-                    }
-                    continue
-                }
-                for t in unlisted where finalTag[t] == img.digest {
-                    finalTag[t] = nil
-                    actions.append(Action(kind: .untag, reference: t.description, image: img.digest, imageID: img.id))
-                }
-            }
-        }
+    }
 
-        var tagsAfter: [Digest: [Reference]] = [:]
-        for (t, d) in finalTag { tagsAfter[d, default: []].append(t) }
-
-        // Images kept for rollback: the last N images each desired tag pointed to.
-        var retained = Set<Digest>()
-        if policy.keepPrevious > 0 {
-            for want in input.desired where want.reference.tag != nil {
-                var previous: [Digest] = []
-                if let m = moved.first(where: { $0.tag == want.reference }) { previous.append(m.old) }
-                let history = observed.ledger.filter { $0.reference == want.reference.description }.sorted { $0.at > $1.at }
-                for e in history where !previous.contains(e.image) && e.image != finalTag[want.reference] { previous.append(e.image) }
-                for d in previous.prefix(policy.keepPrevious) where byDigest[d] != nil { retained.insert(d) }
-            }
-        }
-
-        // Images left without a tag: removed (unlisted: remove), pruned (dangling: prune), or kept.
-        var victims: [Digest: Action.Kind] = [:]
-        for img in observed.images where (tagsAfter[img.digest] ?? []).isEmpty && !desiredDigests.contains(img.digest) {
-            let hadUnlisted = img.tags.contains { !desiredRefs.contains($0) }
-            let kind: Action.Kind
-            if hadUnlisted && (policy.unlisted == .remove || (policy.unlisted == .untag && input.untagDeletesLastImage)) { kind = .remove }
-            else if policy.dangling == .prune { kind = .prune }
-            else { continue }
-            if retained.contains(img.digest) { continue }
-            if let why = protectedBy(img) {
-                if protectedShown.insert(img.digest).inserted {
-                    actions.append(Action(kind: .protected, image: img.digest, imageID: img.id, reason: why))
+    /// Untags the tags the manifest does not list (policy `untag` or `remove`), except on
+    /// protected images, which are shown once each instead.
+    static func planUnlisted(_ observed: Observed, desiredRefs: Set<Reference>, policy: Policy.Unlisted, protection: Protection,
+                             finalTags: [Reference: Digest]) -> UnlistedOutcome {
+        var out = UnlistedOutcome(finalTags: finalTags)
+        guard policy != .keep else { return out }
+        for img in observed.images {
+            let unlisted = img.tags.filter { !desiredRefs.contains($0) }
+            guard !unlisted.isEmpty else { continue }
+            if let why = protection.reason(img) {
+                if out.protectedShown.insert(img.digest).inserted {
+                    out.actions.append(Action(kind: .protected, reference: unlisted.first?.description, image: img.digest, imageID: img.id, reason: why))
                 }
                 continue
             }
-            victims[img.digest] = kind
+            for t in unlisted where out.finalTags[t] == img.digest {
+                out.finalTags[t] = nil
+                out.actions.append(Action(kind: .untag, reference: t.description, image: img.digest, imageID: img.id))
+            }
         }
+        return out
+    }
 
-        // What becomes of the images tags moved away from.
-        for m in moved {
-            let fate: Action.Fate
-            if !(tagsAfter[m.old] ?? []).isEmpty { fate = .stillTagged }
-            else if retained.contains(m.old) { fate = .keptForRollback }
-            else if let k = victims[m.old] { fate = k == .remove ? .removed : .pruned }
-            else if protectedShown.contains(m.old) { fate = .protected }
-            else { fate = .dangling }
-            actions[m.actionIndex].oldImageFate = fate
+    // MARK: Rollback, victims and fates
+
+    /// The last `keepPrevious` images each desired tag named before its final image (the one it
+    /// moves off now first, then the ledger's newest), those still in the store.
+    static func retainedForRollback(_ desired: [DesiredTag], keepPrevious: Int, moves: [Move], ledger: [LedgerEntry],
+                                    finalTags: [Reference: Digest], present: Set<Digest>) -> Set<Digest> {
+        var retained = Set<Digest>()
+        guard keepPrevious > 0 else { return retained }
+        for want in desired where want.reference.tag != nil {
+            var previous: [Digest] = []
+            if let m = moves.first(where: { $0.tag == want.reference }) { previous.append(m.old) }
+            let history = ledger.filter { $0.reference == want.reference.description }.sorted { $0.at > $1.at }
+            for e in history where !previous.contains(e.image) && e.image != finalTags[want.reference] { previous.append(e.image) }
+            for d in previous.prefix(keepPrevious) where present.contains(d) { retained.insert(d) }
         }
+        return retained
+    }
 
-        // Bytes: downloads counted once per blob; reclaim counts blobs no remaining image uses.
-        let present = Set(observed.images.flatMap { $0.blobs.map(\.digest) })
+    struct Victims {
+        /// Images to delete: `.remove` (they lost unlisted tags) or `.prune` (dangling).
+        var kinds: [Digest: Action.Kind] = [:]
+        var protectedActions: [Action] = []
+        var protectedShown: Set<Digest>
+    }
+
+    /// Images left without a tag and not wanted by digest: removed (they lost unlisted tags and
+    /// the policy removes, or the store deletes with the last tag), pruned (dangling: prune), or
+    /// kept (rollback, protection, policy).
+    static func findVictims(_ observed: Observed, tagged: Set<Digest>, wantedByDigest: Set<Digest>, desiredRefs: Set<Reference>,
+                            policy: Policy, untagDeletesLastImage: Bool, retained: Set<Digest>, protection: Protection,
+                            alreadyProtected: Set<Digest>) -> Victims {
+        var out = Victims(protectedShown: alreadyProtected)
+        for img in observed.images where !tagged.contains(img.digest) && !wantedByDigest.contains(img.digest) {
+            let hadUnlisted = img.tags.contains { !desiredRefs.contains($0) }
+            let kind: Action.Kind
+            if hadUnlisted && (policy.unlisted == .remove || (policy.unlisted == .untag && untagDeletesLastImage)) { kind = .remove }
+            else if policy.dangling == .prune { kind = .prune }
+            else { continue }
+            if retained.contains(img.digest) { continue }
+            if let why = protection.reason(img) {
+                if out.protectedShown.insert(img.digest).inserted {
+                    out.protectedActions.append(Action(kind: .protected, image: img.digest, imageID: img.id, reason: why))
+                }
+                continue
+            }
+            out.kinds[img.digest] = kind
+        }
+        return out
+    }
+
+    /// What becomes of an image a tag moved away from.
+    static func fate(of old: Digest, tagged: Set<Digest>, retained: Set<Digest>, victims: [Digest: Action.Kind],
+                     protected: Set<Digest>) -> Action.Fate {
+        if tagged.contains(old) { return .stillTagged }
+        if retained.contains(old) { return .keptForRollback }
+        if let k = victims[old] { return k == .remove ? .removed : .pruned }
+        if protected.contains(old) { return .protected }
+        return .dangling
+    }
+
+    // MARK: Bytes
+
+    /// Sets each pull's and update's `downloadBytes` (0 for an image already present), counting
+    /// every blob once, in action order, and only blobs the store lacks or holds damaged.
+    /// Returns the total.
+    static func countDownloads(_ actions: inout [Action], incoming: [Digest: RemoteImage], observed: Observed) -> Int64 {
+        let damaged = Set(observed.images.flatMap(\.damagedBlobs))
+        let present = Set(observed.images.flatMap { $0.blobs.map(\.digest) }).subtracting(damaged)
         var claimed = Set<Digest>()
-        var download: Int64 = 0
+        var total: Int64 = 0
         for i in actions.indices where actions[i].kind == .pull || actions[i].kind == .update {
-            guard let d = actions[i].image, let remote = incoming[d] else { if actions[i].image != nil { actions[i].downloadBytes = 0 }; continue }
+            guard let d = actions[i].image else { continue }
+            guard let remote = incoming[d] else { actions[i].downloadBytes = 0; continue }
             var bytes: Int64 = 0
             for b in remote.blobs where !present.contains(b.digest) && claimed.insert(b.digest).inserted { bytes += b.size }
             actions[i].downloadBytes = bytes
-            download += bytes
+            total += bytes
         }
+        return total
+    }
+
+    /// One remove or prune action per victim (in digest order), each with the bytes of the blobs
+    /// no remaining or incoming image uses, counted once; and the total.
+    static func reclaimActions(_ victims: [Digest: Action.Kind], observed: Observed, incoming: [Digest: RemoteImage],
+                               moves: [Move]) -> (actions: [Action], bytes: Int64) {
+        let byDigest = Dictionary(observed.images.map { ($0.digest, $0) }, uniquingKeysWith: { a, _ in a })
         let stillUsed = Set(observed.images.filter { victims[$0.digest] == nil }.flatMap { $0.blobs.map(\.digest) })
             .union(incoming.values.flatMap { $0.blobs.map(\.digest) })
-        var reclaimedBlobs = Set<Digest>()
-        var reclaim: Int64 = 0
+        var reclaimed = Set<Digest>()
+        var total: Int64 = 0
+        var actions: [Action] = []
         for (digest, kind) in victims.sorted(by: { $0.key < $1.key }) {
             let img = byDigest[digest]!
             var bytes: Int64 = 0
-            for b in img.blobs where !stillUsed.contains(b.digest) && reclaimedBlobs.insert(b.digest).inserted { bytes += b.size }
-            reclaim += bytes
-            let history = observed.ledger.filter { $0.image == digest }.sorted { $0.at > $1.at }.map(\.reference)
-            var previous: [String] = img.tags.map(\.description)
-            for h in history where !previous.contains(h) { previous.append(h) }
-            for m in moved where m.old == digest && !previous.contains(m.tag.description) { previous.insert(m.tag.description, at: 0) }
-            actions.append(Action(kind: kind, reference: nil, image: digest, imageID: img.id, previousTags: previous, reclaimBytes: bytes))
+            for b in img.blobs where !stillUsed.contains(b.digest) && reclaimed.insert(b.digest).inserted { bytes += b.size }
+            total += bytes
+            actions.append(Action(kind: kind, reference: nil, image: digest, imageID: img.id,
+                                  previousTags: previousTags(of: img, ledger: observed.ledger, moves: moves), reclaimBytes: bytes))
         }
+        return (actions, total)
+    }
 
-        actions.sort(by: Action.sortKey)
-        var summary = Plan.Summary()
+    /// The tags an image carried: a tag this plan moves off it first, then its current tags,
+    /// then the ledger's, newest first.
+    static func previousTags(of img: ObservedImage, ledger: [LedgerEntry], moves: [Move]) -> [String] {
+        let history = ledger.filter { $0.image == img.digest }.sorted { $0.at > $1.at }.map(\.reference)
+        var previous: [String] = img.tags.map(\.description)
+        for h in history where !previous.contains(h) { previous.append(h) }
+        for m in moves where m.old == img.digest && !previous.contains(m.tag.description) { previous.insert(m.tag.description, at: 0) }
+        return previous
+    }
+}
+
+extension Plan.Summary {
+    /// The counts of `actions` by kind and of skipped references, with the byte totals.
+    init(counting actions: [Action], skipped: Int = 0, downloadBytes: Int64, reclaimBytes: Int64) {
+        self.init()
+        self.skipped = skipped
         for a in actions {
             switch a.kind {
-            case .pull: summary.pull += 1
-            case .update: summary.update += 1
-            case .untag: summary.untag += 1
-            case .remove: summary.remove += 1
-            case .prune: summary.prune += 1
-            case .keep: summary.keep += 1
-            case .protected: summary.protected += 1
-            case .failed: summary.failed += 1
+            case .pull: pull += 1
+            case .update: update += 1
+            case .untag: untag += 1
+            case .remove: remove += 1
+            case .prune: prune += 1
+            case .keep: keep += 1
+            case .protected: protected += 1
+            case .failed: failed += 1
             }
         }
-        summary.downloadBytes = download
-        summary.diskBytes = download
-        summary.reclaimBytes = reclaim
-        return Plan(formatVersion: Plan.currentFormatVersion, manifest: input.manifestPath, createdAt: input.now,
-                    storeFingerprint: observed.fingerprint, storeTags: observed.tagMap, store: input.storeName, actions: actions,
-                    unchecked: unchecked.sorted { $0.reference < $1.reference }, summary: summary, warnings: input.warnings,
-                    registries: input.registries)
+        self.downloadBytes = downloadBytes
+        diskBytes = downloadBytes
+        self.reclaimBytes = reclaimBytes
     }
 }

@@ -75,6 +75,15 @@ public struct Observed: Sendable {
     /// The image `ref` names, in O(1): the planner and the resolver ask once per desired tag.
     public func image(tagged ref: Reference) -> ObservedImage? { byTag[ref].map { images[$0] } }
 
+    /// The image present for a desired reference: the one `reference` tags, or for a digest-only
+    /// reference (no tag) the image pulled from its repository as `pin`. Whether that image is
+    /// also the wanted one (platform, intact blobs) is for the caller to judge.
+    public func present(for reference: Reference, pin: Digest?) -> ObservedImage? {
+        if reference.tag != nil { return image(tagged: reference) }
+        guard let pin else { return nil }
+        return images.first { $0.wasPulled(reference.repository, as: pin) }
+    }
+
     /// Every tag and the image it names (dangling images under `<none>@digest`): what the
     /// fingerprint covers, kept in a plan so a stale plan can say what changed.
     public var tagMap: [String: String] {

@@ -130,9 +130,39 @@ struct PlannerTests {
     @Test func offlineAndUnchecked() {
         let img = F.image("A", tags: ["a:1"], layers: [])
         let p = F.plan([F.want("a:1"), F.want("b:1")], [img], ["a:1": .unchecked("offline"), "b:1": .unchecked("offline")])
-        #expect(F.kinds(p) == ["pull docker.io/library/b:1", "keep docker.io/library/a:1"])
-        #expect(p.unchecked.map(\.reference) == ["docker.io/library/a:1", "docker.io/library/b:1"])
-        #expect(p.actions[0].image == nil)
+        // Offline, a tag absent from the store is skipped, not pulled: nothing is decided at apply time.
+        #expect(F.kinds(p) == ["keep docker.io/library/a:1"])
+        #expect(p.unchecked.map(\.reference) == ["docker.io/library/a:1"])
+        #expect(p.skipped == [Plan.Skipped(reference: "docker.io/library/b:1", reason: "not in the store; offline, so not pulled")])
+        #expect(!p.hasChanges && p.summary.skipped == 1 && !p.isConverged)
+    }
+
+    @Test func offlineStillPlansWhatNeedsNoRegistry() {
+        let wanted = F.image("W", tags: ["w:1"], layers: ["w"])
+        let extra = F.image("X", tags: ["x:1"], layers: ["x"])
+        let p = F.plan([F.want("w:1"), F.want("new:1")], [wanted, extra], ["w:1": .unchecked("offline"), "new:1": .unchecked("offline")],
+                       policy: Policy(unlisted: .remove))
+        #expect(F.kinds(p) == ["untag docker.io/library/x:1", "remove \(F.d("X").short)", "keep docker.io/library/w:1"])
+        #expect(p.skipped.map(\.reference) == ["docker.io/library/new:1"])
+        #expect(p.summary.changes == 2 && p.summary.pull == 0 && p.summary.downloadBytes == 0)
+    }
+
+    @Test func offlineSkipsAPresentImageThatIsNotCurrentAndKeepsIt() {
+        var damaged = F.image("A", tags: [], layers: ["l"], pulledAs: "PIN")
+        damaged.repoDigests = ["docker.io/library/a@\(F.d("PIN"))"]
+        damaged.damagedBlobs = [F.d("l")]
+        let byDigest = DesiredTag(reference: F.ref("a").withDigest(F.d("PIN")), pin: F.d("PIN"), platform: F.amd64, immutable: true,
+                                  location: SourceLocation(file: "images.yaml", line: 1, column: 1))
+        let p = Planner.plan(PlanInput(desired: [byDigest], policy: Policy(dangling: .prune), observed: Observed(images: [damaged]),
+                                       resolutions: [byDigest.reference: .unchecked("offline")], manifestPath: "images.yaml", storeName: "test"))
+        #expect(p.actions.isEmpty)
+        #expect(p.skipped.map(\.reason) == ["1 blob missing or damaged in the store; offline, so not pulled"])
+    }
+
+    @Test func aConvergedPlanHasNothingPendingOfAnyKind() {
+        let img = F.image("A", tags: ["a:1"], layers: [])
+        #expect(F.plan([F.want("a:1")], [img], ["a:1": .upToDate(F.d("A"))]).isConverged)
+        #expect(!F.plan([F.want("a:1")], [img], ["a:1": .failed("refused")]).isConverged)
     }
 
     @Test func failedResolutionLeavesTagAlone() {

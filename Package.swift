@@ -15,9 +15,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
-        // System libraries, each with a tiny C shim (curl's setopt is variadic).
+        // System libraries; CCurl and CZlib with a tiny C shim (curl's setopt is variadic, zlib's inits are macros).
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Transport", dependencies: ["CCurl", "OCI"]),

@@ -1,5 +1,16 @@
 import Foundation
-import Yams
+
+/// Limits on what the loader will read. A real manifest is a few kilobytes and a few hundred nodes.
+public enum ManifestLimits {
+    /// Larger files are refused before parsing.
+    public static let maxBytes = 4 << 20
+    /// Documents whose aliases expand beyond this many nodes are refused (billion laughs).
+    public static let maxExpandedNodes = 100_000
+    /// Deeper nesting of sequences and mappings is refused.
+    public static let maxNestingLevel = 1000
+    /// Duplicate keys reported one by one; one more ends reading with a single diagnostic.
+    static let maxDuplicateKeysLocated = 32
+}
 
 extension ImageSet {
     /// Reads and validates the manifest at `path`. Refuses, before parsing, files larger than
@@ -41,11 +52,12 @@ extension ImageSet {
         }
         var text = text
         if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
-        let document = try SafeCompose.compose(text, file: file)
-        var reader = ManifestReader(file: file, renamedKeys: document.renamedKeys)
+        let document = try Composer.compose(text, file: file)
+        var reader = ManifestReader(file: file)
         let set = reader.read(document.root)
-        guard let set, reader.diagnostics.isEmpty else {
-            throw ImageSetError(diagnostics: ordered(reader.diagnostics))
+        let diagnostics = document.duplicateKeys + reader.diagnostics
+        guard let set, diagnostics.isEmpty else {
+            throw ImageSetError(diagnostics: ordered(diagnostics))
         }
         return set
     }

@@ -19,7 +19,7 @@ struct HazardTests {
     @Test("billion laughs is refused in well under a second", arguments: [
         "images: [alpine]\n",            // the bomb sits in an ignored x- key
         "images: *i\n",                  // the bomb is the image list
-        "images: [alpine]\npolicy:\n  ? *i\n  : keep\n",  // the bomb is a mapping key (Yams hashes keys)
+        "images: [alpine]\npolicy:\n  ? *i\n  : keep\n",  // the bomb is a mapping key
     ])
     func billionLaughs(_ use: String) throws {
         let yaml = Self.billionLaughs(usedAs: use)
@@ -132,11 +132,11 @@ struct HazardTests {
     }
 
     @Test func duplicateKeysBeyondTheLocatingBudgetAreStillRefused() {
-        // Each duplicate is located by a reparse; past 32 the loader stops locating and says so.
+        // 32 duplicates are reported one by one; at the 33rd (line 37) the loader stops and says so.
         var yaml = "version: 1\nimages: []\npolicy:\n"
         for _ in 0..<40 { yaml += "  unlisted: keep\n" }
         #expect(diagnostics(yaml) == [
-            "images.yaml:36:3: error: duplicate key 'unlisted' in this mapping (and 32 more duplicate keys before this one); a key may appear only once",
+            "images.yaml:37:3: error: duplicate key 'unlisted' in this mapping (and 32 more duplicate keys before this one); a key may appear only once",
         ])
     }
 

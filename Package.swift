@@ -31,7 +31,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The desired state: the YAML manifest, its schema and validation (pure, no I/O but reading the file).
-        .target(name: "ImageSet", dependencies: ["OCI", "CYAML"]),
+        .target(name: "ImageSet", dependencies: ["OCI", "CYAML"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Reconcile", dependencies: ["OCI", "Registry", "Store", "ImageSet"]),
         // Docker-compatible text: Go templates, units, relative times, filters (pure).
         .target(name: "Render"),

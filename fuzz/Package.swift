@@ -13,7 +13,7 @@ let package = Package(
     targets: [
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
-        .target(name: "ImageSet", dependencies: ["OCI", "CYAML"]),
+        .target(name: "ImageSet", dependencies: ["OCI", "CYAML"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Render"),
         // Sources/Registry/Challenge.swift alone (the rest of Registry needs libcurl).
         .target(name: "RegistryChallenge"),

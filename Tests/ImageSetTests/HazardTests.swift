@@ -105,6 +105,19 @@ struct HazardTests {
         #expect(error.description == "\(path):3:8: error: the file is not valid UTF-8 (byte 0xE9 at offset 26); save the manifest as UTF-8")
     }
 
+    @Test func nonUTF8IsLocatedInScalarsAcrossLineBreaks() throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("mixed.yaml", Data("version: 1\r\nimages:\r\n  - café".utf8) + Data([0xFF]) + Data("\n".utf8))
+        let error = try #require(throws: ImageSetError.self) { try ImageSet.load(path: path) }
+        #expect(error.description == "\(path):3:9: error: the file is not valid UTF-8 (byte 0xFF at offset 30); save the manifest as UTF-8")
+    }
+
+    @Test func controlCharacterIsLocatedInScalars() {
+        #expect(diagnostics("version: 1\nimages: [é\u{1}]\n") == [
+            "images.yaml:2:11: error: cannot read the YAML text: control characters are not allowed (U+0001)",
+        ])
+    }
+
     @Test func utf16IsRefused() throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("utf16.yaml", Data([0xFF, 0xFE]) + "version: 1\n".data(using: .utf16LittleEndian)!)

@@ -474,7 +474,7 @@ struct ManifestReader {
 
     // MARK: Scalars and lists
 
-    /// The kinds a node can have, plain scalars resolved as YAML 1.1 (PyYAML) resolves them.
+    /// The kinds a node can have, plain scalars resolved as YAML 1.1 types (`ScalarType`).
     enum Kind: Equatable {
         case string, integer, float, boolean, null, timestamp, mapping, list, other(String)
 

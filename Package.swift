@@ -12,12 +12,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
-        // System libraries, each with a tiny C shim (curl's setopt is variadic).
+        // System libraries; CCurl and CZlib with a tiny C shim (curl's setopt is variadic, zlib's inits are macros).
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -32,7 +32,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The desired state: the YAML manifest, its schema and validation (pure, no I/O but reading the file).
-        .target(name: "ImageSet", dependencies: ["OCI", .product(name: "Yams", package: "Yams")]),
+        .target(name: "ImageSet", dependencies: ["OCI", "CYAML"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Reconcile", dependencies: ["OCI", "Registry", "Store", "ImageSet"]),
         // Docker-compatible text: Go templates, units, relative times, filters (pure).
         .target(name: "Render", swiftSettings: [.swiftLanguageMode(.v6)]),

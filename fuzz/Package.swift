@@ -9,11 +9,11 @@ let package = Package(
     name: "berth-fuzz",
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "ImageSet", dependencies: ["OCI", .product(name: "Yams", package: "Yams")]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .target(name: "ImageSet", dependencies: ["OCI", "CYAML"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Render"),
         // Sources/Registry/Challenge.swift alone (the rest of Registry needs libcurl).
         .target(name: "RegistryChallenge"),

@@ -1,5 +1,16 @@
 import Foundation
-import Yams
+
+/// Limits on what the loader will read. A real manifest is a few kilobytes and a few hundred nodes.
+public enum ManifestLimits {
+    /// Larger files are refused before parsing.
+    public static let maxBytes = 4 << 20
+    /// Documents whose aliases expand beyond this many nodes are refused (billion laughs).
+    public static let maxExpandedNodes = 100_000
+    /// Deeper nesting of sequences and mappings is refused.
+    public static let maxNestingLevel = 1000
+    /// Duplicate keys reported one by one; one more ends reading with a single diagnostic.
+    static let maxDuplicateKeysLocated = 32
+}
 
 extension ImageSet {
     /// Reads and validates the manifest at `path`. Refuses, before parsing, files larger than
@@ -41,11 +52,12 @@ extension ImageSet {
         }
         var text = text
         if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
-        let document = try SafeCompose.compose(text, file: file)
-        var reader = ManifestReader(file: file, renamedKeys: document.renamedKeys)
+        let document = try Composer.compose(text, file: file)
+        var reader = ManifestReader(file: file)
         let set = reader.read(document.root)
-        guard let set, reader.diagnostics.isEmpty else {
-            throw ImageSetError(diagnostics: ordered(reader.diagnostics))
+        let diagnostics = document.duplicateKeys + reader.diagnostics
+        guard let set, diagnostics.isEmpty else {
+            throw ImageSetError(diagnostics: ordered(diagnostics))
         }
         return set
     }
@@ -69,26 +81,11 @@ extension ImageSet {
         if let text = String(validating: bytes, as: UTF8.self) { return text }
         var decoder = UTF8()
         var iterator = bytes.makeIterator()
-        var line = 1, column = 1, offset = 0, previousWasCR = false
-        loop: while true {
-            let before = offset
-            switch decoder.decode(&iterator) {
-            case let .scalarValue(scalar):
-                offset += UTF8.width(scalar)
-                switch scalar {
-                case "\n" where previousWasCR: break
-                case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}": line += 1; column = 1
-                default: column += 1
-                }
-                previousWasCR = scalar == "\r"
-            case .emptyInput:
-                break loop
-            case .error:
-                let byte = before < bytes.count ? String(format: "0x%02X", bytes[before]) : "?"
-                throw ImageSetError(diagnostics: [Diagnostic(file: file, line: line, column: column,
-                    message: "the file is not valid UTF-8 (byte \(byte) at offset \(before))", hint: "save the manifest as UTF-8")])
-            }
-        }
-        throw ImageSetError(diagnostics: [Diagnostic(file: file, line: 0, column: 0, message: "the file is not valid UTF-8")])
+        var offset = 0
+        while case let .scalarValue(scalar) = decoder.decode(&iterator) { offset += UTF8.width(scalar) }
+        let position = bytes.withUnsafeBufferPointer { TextPosition(ofByteOffset: offset, in: $0) }
+        let byte = offset < bytes.count ? String(format: "0x%02X", bytes[offset]) : "?"
+        throw ImageSetError(diagnostics: [Diagnostic(file: file, line: position.line, column: position.column,
+            message: "the file is not valid UTF-8 (byte \(byte) at offset \(offset))", hint: "save the manifest as UTF-8")])
     }
 }

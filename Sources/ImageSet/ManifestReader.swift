@@ -1,6 +1,5 @@
 import Foundation
 import OCI
-import Yams
 
 /// Walks the composed YAML nodes of a manifest into an `ImageSet`, collecting every problem with
 /// its position instead of stopping at the first. Pure: no I/O.
@@ -11,15 +10,11 @@ struct ManifestReader {
     static let policyKeys = ["unlisted", "dangling", "keep_previous", "protect"]
 
     let file: String
-    let renamedKeys: [TextPosition: String]
     private(set) var diagnostics: [Diagnostic] = []
     /// Nodes visited so far, aliases and merges counted each time (bounded by `maxExpandedNodes`).
     private var visited = 0
 
-    init(file: String, renamedKeys: [TextPosition: String] = [:]) {
-        self.file = file
-        self.renamedKeys = renamedKeys
-    }
+    init(file: String) { self.file = file }
 
     struct TooLarge: Error {}
 
@@ -33,9 +28,7 @@ struct ManifestReader {
             return nil
         }
         do {
-            let set = try readDocument(root)
-            if !renamedKeys.isEmpty { reportDuplicateKeys(under: root) }
-            return set
+            return try readDocument(root)
         } catch {
             report(at: position(of: root), "the document expands to more than \(ManifestLimits.maxExpandedNodes) nodes",
                    hint: "berth refuses documents this large")
@@ -410,27 +403,24 @@ struct ManifestReader {
     }
 
     /// The fields of `node` (a mapping), with YAML merge keys (`<<`) applied (explicit keys win,
-    /// then earlier merged mappings) and `x-` extension keys dropped. Reports non-string keys,
-    /// duplicates, and keys not in `allowed` (nil allows any) with a suggestion.
+    /// then earlier merged mappings) and `x-` extension keys dropped. Reports non-string keys and
+    /// keys not in `allowed` (nil allows any) with a suggestion. Of duplicate keys the first
+    /// counts; the composer reports the others.
     private mutating func fields(of node: Node, in context: String, allowed: [String]?) throws -> Fields {
         try visit(node)
-        guard case let .mapping(mapping) = node else { return Fields() }
+        guard case let .mapping(pairs, _) = node else { return Fields() }
         var fields = Fields()
-        var firstSeen: [String: Node] = [:]
+        var seen = Set<String>()
         var merged: [Field] = []
-        for (keyNode, value) in mapping {
+        for pair in pairs {
+            let keyNode = pair.key, value = pair.value
             try visit(keyNode)
             guard case let .scalar(scalar) = keyNode else {
                 report(at: position(of: keyNode), "expected a string as key, found \(kind(of: keyNode).phrase)")
                 continue
             }
-            let key = renamedKeys[position(of: keyNode)] ?? scalar.string
-            if let first = firstSeen[key] {
-                report(at: position(of: keyNode), "duplicate key '\(key)'; first at \(sourceLocation(of: first))",
-                       hint: "a key may appear only once in a mapping")
-                continue
-            }
-            firstSeen[key] = keyNode
+            let key = scalar.string
+            guard seen.insert(key).inserted else { continue }
             if key == "<<", scalar.style == .plain {
                 merged += try mergedFields(value, in: context, allowed: allowed)
                 continue
@@ -450,45 +440,15 @@ struct ManifestReader {
         return fields
     }
 
-    /// Reports duplicate keys in every mapping of the document, including parts the walk skips
-    /// (`x-` keys, unused anchors), in the walk's words so that a duplicate found by both is
-    /// reported once. Needed only when composing met duplicates (`renamedKeys`).
-    private mutating func reportDuplicateKeys(under root: Node) {
-        var stack = [root]
-        var budget = ManifestLimits.maxExpandedNodes
-        while let node = stack.popLast(), budget > 0 {
-            budget -= 1
-            switch node {
-            case let .mapping(mapping):
-                var firstSeen: [String: Node] = [:]
-                for (keyNode, value) in mapping {
-                    stack.append(value)
-                    guard case let .scalar(scalar) = keyNode else { stack.append(keyNode); continue }
-                    let key = renamedKeys[position(of: keyNode)] ?? scalar.string
-                    if let first = firstSeen[key] {
-                        report(at: position(of: keyNode), "duplicate key '\(key)'; first at \(sourceLocation(of: first))",
-                               hint: "a key may appear only once in a mapping")
-                    } else {
-                        firstSeen[key] = keyNode
-                    }
-                }
-            case let .sequence(sequence):
-                stack.append(contentsOf: sequence)
-            case .scalar, .alias:
-                break
-            }
-        }
-    }
-
     private mutating func mergedFields(_ value: Node, in context: String, allowed: [String]?) throws -> [Field] {
         switch value {
         case .mapping:
             return try fields(of: value, in: context, allowed: allowed).ordered
-        case let .sequence(sequence):
+        case let .sequence(items, _):
             try visit(value)
             var result: [Field] = []
             var seen = Set<String>()
-            for item in sequence {
+            for item in items {
                 guard case .mapping = item else {
                     try visit(item)
                     report(at: position(of: item), "expected a mapping to merge, found \(kind(of: item).phrase)")
@@ -514,7 +474,7 @@ struct ManifestReader {
 
     // MARK: Scalars and lists
 
-    /// The kinds a node can have, as YAML 1.1 (PyYAML, Yams) resolves plain scalars.
+    /// The kinds a node can have, plain scalars resolved as YAML 1.1 types (`ScalarType`).
     enum Kind: Equatable {
         case string, integer, float, boolean, null, timestamp, mapping, list, other(String)
 
@@ -536,19 +496,15 @@ struct ManifestReader {
         switch node {
         case .mapping: return .mapping
         case .sequence: return .list
-        case .alias: return .other("alias")
         case let .scalar(scalar):
-            let explicit = Tag.Name(rawValue: scalar.tag.rawValue)
-            let name = explicit == .implicit ? Resolver.default.resolveTag(of: node) : explicit
-            switch name {
-            case .str, .nonSpecific: return .string
-            case .int: return .integer
+            switch scalar.type {
+            case .string, .merge, .value: return .string
+            case .integer: return .integer
             case .float: return .float
-            case .bool: return .boolean
+            case .boolean: return .boolean
             case .null: return .null
             case .timestamp: return .timestamp
-            case .merge, .value: return .string
-            default: return .other(name.rawValue)
+            case nil: return .other(scalar.tag ?? "")
             }
         }
     }
@@ -609,7 +565,7 @@ struct ManifestReader {
     /// The items of a list node; nil (reported) for anything else.
     private mutating func list(_ node: Node, for key: String) throws -> [Node]? {
         try visit(node)
-        if case let .sequence(sequence) = node { return Array(sequence) }
+        if case let .sequence(items, _) = node { return items }
         var hint: String?
         if case let .scalar(scalar) = node, !scalar.string.isEmpty, kind(of: node) != .null {
             hint = "write a list, e.g. \(key): [\"\(scalar.string)\"]"
@@ -626,9 +582,7 @@ struct ManifestReader {
         if visited > ManifestLimits.maxExpandedNodes { throw TooLarge() }
     }
 
-    private func position(of node: Node) -> TextPosition {
-        node.mark.map(TextPosition.init) ?? TextPosition(line: 1, column: 1)
-    }
+    private func position(of node: Node) -> TextPosition { node.position }
 
     private func sourceLocation(of node: Node) -> SourceLocation {
         let p = position(of: node)

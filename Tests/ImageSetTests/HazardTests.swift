@@ -19,7 +19,7 @@ struct HazardTests {
     @Test("billion laughs is refused in well under a second", arguments: [
         "images: [alpine]\n",            // the bomb sits in an ignored x- key
         "images: *i\n",                  // the bomb is the image list
-        "images: [alpine]\npolicy:\n  ? *i\n  : keep\n",  // the bomb is a mapping key (Yams hashes keys)
+        "images: [alpine]\npolicy:\n  ? *i\n  : keep\n",  // the bomb is a mapping key
     ])
     func billionLaughs(_ use: String) throws {
         let yaml = Self.billionLaughs(usedAs: use)
@@ -105,6 +105,19 @@ struct HazardTests {
         #expect(error.description == "\(path):3:8: error: the file is not valid UTF-8 (byte 0xE9 at offset 26); save the manifest as UTF-8")
     }
 
+    @Test func nonUTF8IsLocatedInScalarsAcrossLineBreaks() throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("mixed.yaml", Data("version: 1\r\nimages:\r\n  - café".utf8) + Data([0xFF]) + Data("\n".utf8))
+        let error = try #require(throws: ImageSetError.self) { try ImageSet.load(path: path) }
+        #expect(error.description == "\(path):3:9: error: the file is not valid UTF-8 (byte 0xFF at offset 30); save the manifest as UTF-8")
+    }
+
+    @Test func controlCharacterIsLocatedInScalars() {
+        #expect(diagnostics("version: 1\nimages: [é\u{1}]\n") == [
+            "images.yaml:2:11: error: cannot read the YAML text: control characters are not allowed (U+0001)",
+        ])
+    }
+
     @Test func utf16IsRefused() throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("utf16.yaml", Data([0xFF, 0xFE]) + "version: 1\n".data(using: .utf16LittleEndian)!)
@@ -132,11 +145,11 @@ struct HazardTests {
     }
 
     @Test func duplicateKeysBeyondTheLocatingBudgetAreStillRefused() {
-        // Each duplicate is located by a reparse; past 32 the loader stops locating and says so.
+        // 32 duplicates are reported one by one; at the 33rd (line 37) the loader stops and says so.
         var yaml = "version: 1\nimages: []\npolicy:\n"
         for _ in 0..<40 { yaml += "  unlisted: keep\n" }
         #expect(diagnostics(yaml) == [
-            "images.yaml:36:3: error: duplicate key 'unlisted' in this mapping (and 32 more duplicate keys before this one); a key may appear only once",
+            "images.yaml:37:3: error: duplicate key 'unlisted' in this mapping (and 32 more duplicate keys before this one); a key may appear only once",
         ])
     }
 

@@ -85,7 +85,8 @@ struct ApplyCommand: ParsableCommand {
             throw Failure(status: 1)
         }
         if !outcome.plan.hasChanges && outcome.plan.summary.failed == 0 {
-            if !quiet && !json { Out.write(PlanText.render(outcome.plan, color: Terminal.colorAllowed)) }
+            // --quiet prints nothing only when the store really matches the manifest.
+            if (!quiet || !outcome.plan.isConverged) && !json { Out.write(PlanText.render(outcome.plan, color: Terminal.colorAllowed)) }
             if output == .json { Out.print(String(decoding: try Plan.encoder.encode(report), as: UTF8.self)) }
             return
         }

@@ -67,7 +67,7 @@ struct PlanCommand: ParsableCommand {
                                                           offline: manifest.offline)
         if let out {
             // terraform's rule: a plan that could not be made whole is not saved.
-            if plan.summary.failed > 0 {
+            if plan.hasFailedActions {
                 Out.error("Error: the plan has \(plan.summary.failed) failed action\(plan.summary.failed == 1 ? "" : "s"); it was not saved to \(out). Fix them and plan again.")
             } else {
                 do { try Durable.write(try Plan.encoder.encode(plan), to: URL(fileURLWithPath: out)) } catch let e as StoreError {
@@ -80,7 +80,8 @@ struct PlanCommand: ParsableCommand {
         case .text: Out.write(PlanText.render(plan, color: Terminal.colorAllowed))
         }
         if plan.summary.failed > 0 { throw Failure(status: 1) }
-        if detailedExitcode && plan.hasChanges { throw Failure(status: 2) }
+        // Pending: changes to make, or (offline) pulls that could not be planned.
+        if detailedExitcode && !plan.isConverged { throw Failure(status: 2) }
     }
 }
 
@@ -104,8 +105,13 @@ enum PlanText {
             for u in plan.unchecked { out += "  \(familiar(u.reference)) (\(u.reason))\n" }
             out += "\n"
         }
+        if !plan.skipped.isEmpty {
+            out += "Not pulled:\n"
+            for u in plan.skipped { out += "  \(familiar(u.reference)) (\(u.reason))\n" }
+            out += "\n"
+        }
         let s = plan.summary
-        if !plan.hasChanges && s.failed == 0 {
+        if plan.isConverged {
             out += "No changes. The store matches \(manifestName).\n"
             return out
         }
@@ -115,6 +121,7 @@ enum PlanText {
         out += "Plan: " + parts.joined(separator: ", ") + ". "
         out += "\(DockerUnits.humanSize(s.downloadBytes)) to download, \(DockerUnits.humanSize(s.reclaimBytes)) to reclaim."
         if s.failed > 0 { out += " " + paint("\(s.failed) failed.", "31") }
+        if !plan.skipped.isEmpty { out += " \(plan.skipped.count) not pulled (offline): the store does not match \(manifestName) yet." }
         return out + "\n"
     }
 
@@ -132,7 +139,9 @@ enum PlanText {
             return s
         case .update:
             var s = paint("~ update ", "33") + " \(ref)  \(short(a.oldImage)) -> \(short(a.image))"
+            if let p = a.platform { s += "  \(p)" }
             if let b = a.downloadBytes { s += "  \(DockerUnits.humanSize(b))" }
+            if let r = a.reason { s += "  (\(r))" }
             if let f = a.oldImageFate { s += "  (old image: \(fateText(f)))" }
             return s
         case .untag:

@@ -13,15 +13,20 @@ extension ApplyReport {
     }
 }
 
-public enum ApplyError: Error, CustomStringConvertible {
+public enum ApplyError: Error, Equatable, CustomStringConvertible {
     case stalePlan(String)
     case unresolved(String)
+    /// The plan is not what the planner makes from its own inputs and the store now.
+    case notWhatThePlannerWouldDo([String])
     public var description: String {
         switch self {
         case .stalePlan(let what):
             return "the saved plan is stale: the store changed since it was made (\(what)). Run 'berth plan' again"
         case .unresolved(let ref):
             return "the saved plan has no digest for \(ref) (it was made --offline); plan online to apply it"
+        case .notWhatThePlannerWouldDo(let lines):
+            let shown = lines.prefix(5).joined(separator: "; ") + (lines.count > 5 ? "; and \(lines.count - 5) more" : "")
+            return "the plan is not what berth plans from its own inputs and the store now (\(shown)); nothing was applied. Run 'berth plan' again"
         }
     }
 }
@@ -65,8 +70,12 @@ public struct Executor {
     public var settings: [String: RegistrySettings]
     public var parallel: Int
     public var layerParallel: Int
+    /// Mirrors that failed in this run (while resolving or pulling) are not asked again.
+    public var mirrors: MirrorHealth
 
-    public init(store: any ImageStore, registry: RegistryClient, settings: [String: RegistrySettings], parallel: Int = 3, layerParallel: Int = 3) {
+    public init(store: any ImageStore, registry: RegistryClient, settings: [String: RegistrySettings], parallel: Int = 3, layerParallel: Int = 3,
+                mirrors: MirrorHealth = MirrorHealth()) {
+        self.mirrors = mirrors
         self.store = store
         self.registry = registry
         self.settings = settings
@@ -82,6 +91,10 @@ public struct Executor {
             let shown = changes.prefix(5).joined(separator: "; ") + (changes.count > 5 ? "; and \(changes.count - 5) more" : "")
             throw ApplyError.stalePlan(shown.isEmpty ? "the store's fingerprint differs" : shown)
         }
+        // Every action is re-derived from the plan's recorded inputs (policy, protect rules,
+        // keep_previous, resolutions) and the store as it is now; the summary too.
+        let differences = Planner.recheck(plan, against: observed)
+        guard differences.isEmpty else { throw ApplyError.notWhatThePlannerWouldDo(differences) }
         var report = ApplyReport(run: run, results: [])
         let lock = NSLock()
         func record(_ r: ActionResult) {
@@ -151,7 +164,7 @@ public struct Executor {
         let platform = try action.platform.map(Platform.init(parsing:)) ?? .host
         let wanted = action.pullDigest.map { ref.withDigest($0) } ?? ref
         var lastError: Error = ApplyError.unresolved(ref.description)
-        for source in MirrorRouting.candidates(for: wanted, settings: settings[ref.domain]) {
+        for source in mirrors.candidates(for: wanted, settings: settings[ref.domain]) {
             do {
                 // The store refuses anything but the planned manifest before it writes or tags.
                 let options = PullOptions(platform: platform, maxConcurrentDownloads: layerParallel, cause: "apply", run: run, expected: action.image)
@@ -162,8 +175,10 @@ public struct Executor {
             } catch let e as PullError {
                 if case .unexpected = e { throw e }
                 lastError = e
+                mirrors.record(e, from: source, for: ref)
             } catch {
                 lastError = error
+                mirrors.record(error, from: source, for: ref)
             }
         }
         throw lastError

@@ -57,7 +57,7 @@ public final class MirrorHealth: Sendable {
         switch error {
         case .transport(.cancelled, _): return false
         case .transport, .retriesExhausted: return true
-        case .http(let status, _, _): return status >= 500 || status == 429 || status == 408
+        case .http(let status, _, _, _): return status >= 500 || status == 429 || status == 408
         default: return false
         }
     }

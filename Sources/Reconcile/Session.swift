@@ -48,11 +48,12 @@ public struct ConvergeSession: Sendable {
     public init(store: any ImageStore) { self.store = store }
 
     /// The plan for `set` against the store as it is now. Writes nothing.
-    public func plan(_ set: ImageSet, registry: RegistryClient, offline: Bool) throws -> Plan {
+    public func plan(_ set: ImageSet, registry: RegistryClient, offline: Bool, mirrors: MirrorHealth = MirrorHealth()) throws -> Plan {
         let desired = set.desiredTags()
         let observed = try store.observe()
-        let resolutions = Resolver(registry: registry, settings: set.registries).resolve(desired, observed: observed, offline: offline)
-        var warnings: [String] = []
+        let resolver = Resolver(registry: registry, settings: set.registries, mirrorHealth: mirrors)
+        let resolutions = resolver.resolve(desired, observed: observed, offline: offline)
+        var warnings = resolver.warnings
         for host in Set(desired.map(\.reference.registryHost)).sorted() {
             if let rl = registry.rateLimit(for: host), rl.remaining < 20 {
                 warnings.append("\(host): only \(rl.remaining) pulls left in the rate-limit window\(rl.limit.map { " (of \($0))" } ?? "")")
@@ -74,15 +75,19 @@ public struct ConvergeSession: Sendable {
         let run = UUID().uuidString.lowercased()
         let plan: Plan
         let registry: RegistryClient
+        // One view of mirror health for the run: a mirror that failed while resolving is not
+        // asked again while pulling.
+        let mirrors = MirrorHealth()
         switch source {
         case .manifest(let set):
             registry = try RegistryAccess.client(registries: set.registries)
-            plan = try self.plan(set, registry: registry, offline: options.offline)
+            plan = try self.plan(set, registry: registry, offline: options.offline, mirrors: mirrors)
         case .saved(let saved):
             registry = try RegistryAccess.client(registries: saved.registries)
             plan = saved
         }
         if !plan.hasChanges && plan.summary.failed == 0 {
+            // Nothing to do; skipped pulls (offline) are reported by the caller from the plan.
             var report = ApplyReport(run: run, results: [])
             report.seconds = Date().timeIntervalSince(started)
             try record(report.record(startedAt: started), metricsFile: options.metricsFile)
@@ -90,7 +95,7 @@ public struct ConvergeSession: Sendable {
         }
         guard try confirm(plan) else { return ConvergeOutcome(plan: plan, report: nil) }
         let executor = Executor(store: store, registry: registry, settings: plan.registries,
-                                parallel: options.parallel, layerParallel: options.layerParallel)
+                                parallel: options.parallel, layerParallel: options.layerParallel, mirrors: mirrors)
         var report: ApplyReport
         do {
             report = try executor.apply(plan, run: run, events: events)
@@ -169,12 +174,12 @@ public enum SavedPlan {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ReadError.unreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
         }
-        struct Version: Decodable { var formatVersion: Int }
-        guard let version = try? Plan.decoder.decode(Version.self, from: data) else { throw ReadError.notAPlan(path: path) }
-        guard version.formatVersion == Plan.currentFormatVersion else {
-            throw ReadError.formatVersion(path: path, found: version.formatVersion, reads: Plan.currentFormatVersion)
+        do { return try Plan.decodeSaved(data) } catch let e as PlanFileError {
+            switch e {
+            case .notAPlan: throw ReadError.notAPlan(path: path)
+            case .unsupportedFormat(let found, let reads): throw ReadError.formatVersion(path: path, found: found, reads: reads)
+            case .unsealed, .contentDigestMismatch: throw ReadError.tampered(path: path)
+            }
         }
-        guard let plan = try? Plan.decoder.decode(Plan.self, from: data) else { throw ReadError.notAPlan(path: path) }
-        return plan
     }
 }

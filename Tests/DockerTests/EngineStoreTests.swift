@@ -18,7 +18,8 @@ extension DockerSuite {
             #expect(engine.apiVersion == expected)
             #expect(engine.engineID == sut.bed.daemon.engineID)
             #expect(!engine.engineID.isEmpty)
-            #expect(engine.stateDirectory.path.hasSuffix(engine.engineID))
+            // Keyed by the engine ID and (a private data root) a hash of the data root.
+            #expect(engine.stateDirectory.lastPathComponent.hasPrefix(engine.engineID + "-"))
             #expect(sut.store.storeName.contains(sut.bed.daemon.socketPath))
             // dockerd runs its own managed containerd under the private exec root.
             #expect(FileManager.default.fileExists(atPath: sut.bed.daemon.directory.appendingPathComponent("x/containerd/containerd.sock").path))
@@ -63,7 +64,8 @@ extension DockerSuite {
             let list = try sut.bed.dockerImageList(["--filter", "dangling=true"])
             #expect(list == ["\(ref.familiarName):<none>"])
 
-            let file = sut.scratch.file("state").appendingPathComponent(sut.bed.daemon.engineID).appendingPathComponent("ledger.json")
+            let file = try #require(sut.engine).ledgerURL
+            #expect(file.deletingLastPathComponent().lastPathComponent.hasPrefix(sut.bed.daemon.engineID))
             #expect(FileManager.default.fileExists(atPath: file.path))
             let reopened = try sut.bed.engineStore(stateRoot: sut.scratch.file("state"))
             let ledger = try reopened.observe().ledger

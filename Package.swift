@@ -30,18 +30,18 @@ let package = Package(
         .target(name: "Store", dependencies: [
             "OCI", "Registry", "Transport", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The desired state: the YAML manifest, its schema and validation (pure, no I/O but reading the file).
         .target(name: "ImageSet", dependencies: ["OCI", "CYAML"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Reconcile", dependencies: ["OCI", "Registry", "Store", "ImageSet"]),
+        .target(name: "Reconcile", dependencies: ["OCI", "Registry", "Store", "ImageSet"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Docker-compatible text: Go templates, units, relative times, filters (pure).
         .target(name: "Render", swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "BerthCLI", dependencies: [
             "OCI", "Registry", "Store", "Transport", "Reconcile", "Render", "ImageSet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
-        .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .executableTarget(name: "berth", dependencies: ["BerthCLI"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
         // Real peers for tests: registry processes, token service, fixture images.
         .target(name: "TestSupport", dependencies: [

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import ImageSet
 import OCI
 import Reconcile
@@ -125,13 +126,12 @@ enum ApplyText {
 }
 
 /// Apply progress: a line per finished action, or one JSON event per line.
-final class ApplyProgress: @unchecked Sendable {
+final class ApplyProgress: Sendable {
     let json: Bool
     let silent: Bool
-    // `bars` is set once by `begin`, before the executor starts the threads that call
-    // `handle`; the executor's thread start orders that write before every read.
-    /// Live bars on a terminal (text mode only).
-    private(set) var bars: ProgressBars?
+    private let liveBars = Mutex<ProgressBars?>(nil)
+    /// Live bars on a terminal (text mode only), set by `begin`.
+    var bars: ProgressBars? { liveBars.withLock { $0 } }
     init(json: Bool, silent: Bool) {
         self.json = json
         self.silent = silent
@@ -139,7 +139,7 @@ final class ApplyProgress: @unchecked Sendable {
 
     /// Called once the plan is confirmed, before any event.
     func begin(live: Bool, plannedBytes: Int64) {
-        if live && !json && !silent { bars = ProgressBars(plannedBytes: plannedBytes) }
+        if live && !json && !silent { liveBars.withLock { $0 = ProgressBars(plannedBytes: plannedBytes) } }
     }
 
     func end() { bars?.end() }

@@ -58,8 +58,7 @@ enum ErrorText {
             if let path = ns.userInfo[NSFilePathErrorKey] as? String { return "\(path): \(ns.localizedDescription)" }
             return ns.localizedDescription
         }
-        if let e = error as? CustomStringConvertible { return e.description }
-        return (error as NSError).localizedDescription
+        return String(describing: error)
     }
 
     static func decoding(_ e: DecodingError) -> String {

@@ -91,6 +91,9 @@ extension Image {
 
 /// Docker-shaped pull output. Without a terminal: one line per layer as it completes. On a
 /// terminal: live per-layer lines with bytes and rate, redrawn in place.
+///
+/// Sendable by its lock: `lock` guards every `var` (`order`, `lines`, `started`, `drawn`,
+/// `lastDraw`); `quiet` and `live` never change.
 final class PullProgress: @unchecked Sendable {
     let quiet: Bool
     let live: Bool

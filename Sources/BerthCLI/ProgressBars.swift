@@ -5,6 +5,9 @@ import Store
 
 /// Live progress for apply on a terminal: a line per image being pulled (bytes, rate, ETA)
 /// and an overall bar, redrawn in place at most every 100 ms. Finished actions scroll above.
+///
+/// Sendable by its lock: `lock` guards every `var` (`active`, `plannedBytes`, `doneBytes`,
+/// `drawn`, `lastDraw`); `started` and `width` never change.
 final class ProgressBars: @unchecked Sendable {
     private struct Pull {
         var layers: [Digest: (received: Int64, total: Int64)] = [:]

@@ -84,7 +84,7 @@ struct LineLogHandler: LogHandler {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        Out.error("berth: \(level): \(message)")
+    func log(event: LogEvent) {
+        Out.error("berth: \(event.level): \(event.message)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ImageSet
 import OCI
 import Registry
@@ -64,7 +65,7 @@ public enum ApplyEvent: Sendable {
 /// Order: pulls and updates (concurrently, each verified and then tagged atomically), then
 /// untags, then removals and prunes, then blob GC. One failed action does not stop the others;
 /// each is reported done, failed or skipped. A saved plan whose store changed is refused.
-public struct Executor {
+public struct Executor: Sendable {
     public var store: any ImageStore
     public var registry: RegistryClient
     public var settings: [String: RegistrySettings]
@@ -96,9 +97,9 @@ public struct Executor {
         let differences = Planner.recheck(plan, against: observed)
         guard differences.isEmpty else { throw ApplyError.notWhatThePlannerWouldDo(differences) }
         var report = ApplyReport(run: run, results: [])
-        let lock = NSLock()
-        func record(_ r: ActionResult) {
-            lock.lock(); report.results.append(r); lock.unlock()
+        let results = Mutex<[ActionResult]>([])
+        @Sendable func record(_ r: ActionResult) {
+            results.withLock { $0.append(r) }
             events(.actionFinished(r))
         }
 
@@ -140,6 +141,7 @@ public struct Executor {
             record(ActionResult(action: action, status: .failed, error: action.reason, bytes: 0))
         }
         report.reclaimedBytes = try store.collectGarbage()
+        report.results = results.withLock { $0 }
 
         for r in report.results {
             switch (r.status, r.action.kind) {

@@ -1,24 +1,18 @@
 import Foundation
 import OCI
+import Synchronization
 
 /// Runs `body` for each item on up to `width` threads (real threads: the work blocks in
 /// libcurl). Returns the errors thrown, paired with their items; never stops early.
-public func parallelForEach<T>(_ items: [T], width: Int, _ body: @escaping (T) throws -> Void) -> [(T, Error)] {
+public func parallelForEach<T: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (T) throws -> Void) -> [(T, any Error)] {
     if items.isEmpty { return [] }
-    let shared = WorkQueueState<T>()
+    let queue = WorkQueue(items)
     let group = DispatchGroup()
     for _ in 0..<max(1, min(width, items.count)) {
         group.enter()
         let t = Thread {
-            while true {
-                shared.lock.lock()
-                guard shared.next < items.count else { shared.lock.unlock(); break }
-                let item = items[shared.next]
-                shared.next += 1
-                shared.lock.unlock()
-                do { try body(item) } catch {
-                    shared.lock.lock(); shared.errors.append((item, error)); shared.lock.unlock()
-                }
+            while let item = queue.next() {
+                do { try body(item) } catch { queue.fail(item, error) }
             }
             group.leave()
         }
@@ -26,72 +20,85 @@ public func parallelForEach<T>(_ items: [T], width: Int, _ body: @escaping (T) t
         t.start()
     }
     group.wait()
-    return shared.errors
+    return queue.errors
 }
 
-private final class WorkQueueState<T>: @unchecked Sendable {
-    let lock = NSLock()
-    var next = 0
-    var errors: [(T, Error)] = []
+/// The items left to take and the errors so far, for `parallelForEach`'s threads.
+private final class WorkQueue<T: Sendable>: Sendable {
+    private struct State {
+        var next = 0
+        var errors: [(T, any Error)] = []
+    }
+    private let items: [T]
+    private let state = Mutex(State())
+    init(_ items: [T]) { self.items = items }
+    func next() -> T? {
+        state.withLock { s in
+            guard s.next < items.count else { return nil }
+            defer { s.next += 1 }
+            return items[s.next]
+        }
+    }
+    func fail(_ item: T, _ error: any Error) { state.withLock { $0.errors.append((item, error)) } }
+    var errors: [(T, any Error)] { state.withLock { $0.errors } }
 }
 
 /// At most one in-flight execution per key; later callers wait for it and share its outcome.
-final class SingleFlight: @unchecked Sendable {
-    private final class Flight {
+final class SingleFlight: Sendable {
+    private final class Flight: Sendable {
         let group = DispatchGroup()
-        var error: Error?
+        let error = Mutex<(any Error)?>(nil)
     }
-    private let lock = NSLock()
-    private var flights: [Digest: Flight] = [:]
+    private let flights = Mutex<[Digest: Flight]>([:])
 
     /// Runs `body` unless a run for `key` is in flight, in which case waits for that one.
     /// Returns true when this call did the work.
     @discardableResult
     func run(_ key: Digest, _ body: () throws -> Void) throws -> Bool {
-        lock.lock()
-        if let f = flights[key] {
-            lock.unlock()
-            f.group.wait()
-            if let e = f.error { throw e }
+        let (flight, leader) = flights.withLock { table -> (Flight, Bool) in
+            if let f = table[key] { return (f, false) }
+            let f = Flight()
+            f.group.enter()
+            table[key] = f
+            return (f, true)
+        }
+        guard leader else {
+            flight.group.wait()
+            if let e = flight.error.withLock({ $0 }) { throw e }
             return false
         }
-        let f = Flight()
-        f.group.enter()
-        flights[key] = f
-        lock.unlock()
         defer {
-            lock.lock(); flights[key] = nil; lock.unlock()
-            f.group.leave()
+            _ = flights.withLock { $0.removeValue(forKey: key) }
+            flight.group.leave()
         }
-        do { try body() } catch { f.error = error; throw error }
+        do { try body() } catch {
+            flight.error.withLock { $0 = error }
+            throw error
+        }
         return true
     }
 }
 
 /// Counted claims on blobs by in-flight pulls.
-final class BlobClaims: @unchecked Sendable {
-    private let lock = NSLock()
-    private var counts: [Digest: Int] = [:]
-    func claim(_ ds: [Digest]) { lock.lock(); for d in ds { counts[d, default: 0] += 1 }; lock.unlock() }
+final class BlobClaims: Sendable {
+    private let counts = Mutex<[Digest: Int]>([:])
+    func claim(_ ds: [Digest]) { counts.withLock { c in for d in ds { c[d, default: 0] += 1 } } }
     func release(_ ds: [Digest]) {
-        lock.lock()
-        for d in ds { counts[d, default: 1] -= 1; if counts[d] == 0 { counts[d] = nil } }
-        lock.unlock()
+        counts.withLock { c in
+            for d in ds { c[d, default: 1] -= 1; if c[d] == 0 { c[d] = nil } }
+        }
     }
-    func isClaimed(_ d: Digest) -> Bool { lock.lock(); defer { lock.unlock() }; return counts[d] != nil }
     /// Calls `remove` for each digest nobody claims, under the lock: a pull that claims one
     /// afterwards finds it gone and downloads it again, never a blob about to vanish.
     func removeUnclaimed(_ ds: [Digest], _ remove: (Digest) -> Void) {
-        lock.lock(); defer { lock.unlock() }
-        for d in ds where counts[d] == nil { remove(d) }
+        counts.withLock { c in for d in ds where c[d] == nil { remove(d) } }
     }
 }
 
 /// Layer facts learned by downloads in this process, for pulls that find the layer already
 /// committed by a concurrent pull whose facts are not in the state file yet.
-final class LearnedLayerFacts: @unchecked Sendable {
-    private let lock = NSLock()
-    private var facts: [Digest: LayerFacts] = [:]
-    func set(_ d: Digest, _ f: LayerFacts) { lock.lock(); facts[d] = f; lock.unlock() }
-    func get(_ d: Digest) -> LayerFacts? { lock.lock(); defer { lock.unlock() }; return facts[d] }
+final class LearnedLayerFacts: Sendable {
+    private let facts = Mutex<[Digest: LayerFacts]>([:])
+    func set(_ d: Digest, _ f: LayerFacts) { facts.withLock { $0[d] = f } }
+    func get(_ d: Digest) -> LayerFacts? { facts.withLock { $0[d] } }
 }

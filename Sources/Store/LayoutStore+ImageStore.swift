@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import Synchronization
 import Registry
 #if canImport(Glibc)
 import Glibc
@@ -108,21 +109,20 @@ extension LayoutStore: ImageStore {
 }
 
 /// Runs a throwing computation on another thread once; `value()` waits for it.
-final class DecodeOnce<T>: @unchecked Sendable {
-    // `result` is written once by the worker before `done` is signalled and read only after
-    // `value()` has waited on `done`: the semaphore orders the two accesses.
-    private var result: Result<T, Error>?
+final class DecodeOnce<T: Sendable>: Sendable {
+    private let result = Mutex<Result<T, any Error>?>(nil)
     private let done = DispatchSemaphore(value: 0)
-    private let body: () throws -> T
-    init(_ body: @escaping () throws -> T) { self.body = body }
+    private let body: @Sendable () throws -> T
+    init(_ body: @escaping @Sendable () throws -> T) { self.body = body }
     func start() {
         DispatchQueue.global().async {
-            self.result = Result { try self.body() }
+            let r = Result { try self.body() }
+            self.result.withLock { $0 = r }
             self.done.signal()
         }
     }
     func value() throws -> T {
         done.wait()
-        return try result!.get()
+        return try result.withLock { $0! }.get()
     }
 }

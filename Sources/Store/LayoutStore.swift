@@ -46,7 +46,7 @@ public struct StoredImage: Sendable {
 /// - An image enters `index.json` only after all its blobs are in `blobs/`.
 /// - `index.json` and `berth/state.json` are replaced durably (temp, fsync, rename).
 /// - Writers hold the store lock (`berth/lock`); readers take no lock and see whole files.
-public final class LayoutStore: @unchecked Sendable {
+public final class LayoutStore: Sendable {
     public let root: URL
     let blobsDir: URL
     let berthDir: URL

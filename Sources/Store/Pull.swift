@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import OCI
 import Registry
 
@@ -140,12 +141,10 @@ extension LayoutStore {
         }
 
         // Layers: concurrent, one download per blob, each verified (digest, size, diff_id).
-        var downloaded: Int64 = 0
-        var count = 0
-        var facts: [Digest: LayerFacts] = [:]
-        let tally = NSLock()
+        struct Tally { var downloaded: Int64 = 0; var count = 0; var facts: [Digest: LayerFacts] = [:] }
+        let tally = Mutex(Tally())
         var firstSeen = Set<Digest>()
-        let unique = image.layers.enumerated().filter { firstSeen.insert($0.element.digest).inserted }
+        let unique = image.layers.enumerated().filter { firstSeen.insert($0.element.digest).inserted }.map { (index: $0.offset, layer: $0.element) }
         for (_, l) in unique where !hasBlob(l.digest, size: l.size) { events(.layerWaiting(l.digest)) }
         let known = try readState().layers
         let failures = parallelForEach(unique, width: options.maxConcurrentDownloads) { (i, layer) in
@@ -157,18 +156,23 @@ extension LayoutStore {
                 committed.add(layer.digest)
             }
             if committed.contains(layer.digest) {
-                tally.lock(); downloaded += layer.size; count += 1; if let learned { facts[layer.digest] = learned }; tally.unlock()
+                tally.withLock { t in
+                    t.downloaded += layer.size
+                    t.count += 1
+                    if let learned { t.facts[layer.digest] = learned }
+                }
                 events(.layerComplete(layer.digest))
             } else {
                 if known[layer.digest.description] == nil, let f = try self.learnedFacts.get(layer.digest) ?? self.inspectStoredLayer(layer) {
-                    tally.lock(); facts[layer.digest] = f; tally.unlock()
+                    tally.withLock { $0.facts[layer.digest] = f }
                 }
                 events(.layerExists(layer.digest))
             }
         }
         if let (item, error) = failures.first {
-            throw PullError.layer(reference: ref.familiarString, digest: item.element.digest, underlying: error)
+            throw PullError.layer(reference: ref.familiarString, digest: item.layer.digest, underlying: error)
         }
+        let (downloaded, count, facts) = tally.withLock { ($0.downloaded, $0.count, $0.facts) }
         if try putBlob(stored.data, digest: stored.digest) {
             committed.add(stored.digest)
             metadataBytes += Int64(fetched.data.count)
@@ -261,12 +265,11 @@ extension LayoutStore {
 }
 
 /// The blobs one pull committed, for its rollback.
-final class CommittedBlobs: @unchecked Sendable {
-    private let lock = NSLock()
-    private var digests: [Digest] = []
-    func add(_ d: Digest) { lock.lock(); digests.append(d); lock.unlock() }
-    func contains(_ d: Digest) -> Bool { lock.lock(); defer { lock.unlock() }; return digests.contains(d) }
-    var all: [Digest] { lock.lock(); defer { lock.unlock() }; return digests }
+final class CommittedBlobs: Sendable {
+    private let digests = Mutex<[Digest]>([])
+    func add(_ d: Digest) { digests.withLock { $0.append(d) } }
+    func contains(_ d: Digest) -> Bool { digests.withLock { $0.contains(d) } }
+    var all: [Digest] { digests.withLock { $0 } }
 }
 
 final class LayerSink: BlobSink {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import OCI
 import Registry
 import Transport
@@ -63,7 +64,7 @@ public struct EnginePruneOutcome: Sendable {
 ///   (the directory) and image ID (the entries), replaced durably. Writers hold `lock()`.
 /// - Untagging an image's last reference makes the engine delete the image (its own rule; no
 ///   API untags without that); `untag` reports it, and a later removal finds it absent.
-public final class DockerEngineStore: @unchecked Sendable {
+public final class DockerEngineStore: Sendable {
     public let host: DockerHost
     public let engineID: String
     public let engineName: String
@@ -71,10 +72,15 @@ public final class DockerEngineStore: @unchecked Sendable {
     public let stateDirectory: URL
     let client: EngineClient
     let credentials: CredentialProvider
-    private let mutex = NSLock()
-    private var layerCache: [Digest: [BlobRef]] = [:]
-    private var platformCache: [Digest: Platform] = [:]
-    private var reclaimed: Int64 = 0
+    /// Serializes read-modify-write of the state file within this process.
+    private let stateMutex = NSLock()
+    /// Facts that never change for an image ID, and bytes freed since `takeReclaimedBytes`.
+    private struct Caches: Sendable {
+        var layers: [Digest: [BlobRef]] = [:]
+        var platforms: [Digest: Platform] = [:]
+        var reclaimed: Int64 = 0
+    }
+    private let caches = Mutex(Caches())
 
     /// The negotiated API version (`1.41` for Docker 20.10).
     public var apiVersion: String { client.apiVersion.description }
@@ -145,7 +151,7 @@ public final class DockerEngineStore: @unchecked Sendable {
 
     /// Read-modify-write of the state file under the in-process mutex (callers hold `lock()`).
     func updateState<T>(_ body: (inout EngineState) throws -> T) throws -> T {
-        mutex.lock(); defer { mutex.unlock() }
+        stateMutex.lock(); defer { stateMutex.unlock() }
         var state = try readState()
         let result = try body(&state)
         try ensureStateDirectory()
@@ -224,9 +230,7 @@ public final class DockerEngineStore: @unchecked Sendable {
 
     /// The image's layers as chain IDs with sizes; throws `noSuchImage` when it is gone.
     func layers(of id: Digest) throws -> [BlobRef] {
-        mutex.lock()
-        if let hit = layerCache[id] { mutex.unlock(); return hit }
-        mutex.unlock()
+        if let hit = caches.withLock({ $0.layers[id] }) { return hit }
         guard let inspect = try inspect(id.description) else { throw DockerEngineError.noSuchImage(id.description) }
         let diffIDs = (inspect.RootFS?.Layers ?? []).compactMap { try? Digest(parsing: $0) }
         let r = try client.send("GET", "/images/\(EngineClient.name(id.description))/history", what: "GET /images/\(id.short)/history")
@@ -235,14 +239,16 @@ public final class DockerEngineStore: @unchecked Sendable {
         let sizes = DockerEngineStore.layerSizes(history: history, layers: diffIDs.count, total: inspect.Size ?? 0)
         let blobs = zip(chainIDs(diffIDs), sizes).map { BlobRef(digest: $0, size: $1) }
         let platform = inspect.Os.flatMap { os in inspect.Architecture.map { Platform(os: os, architecture: $0, variant: inspect.Variant) } }
-        mutex.lock(); layerCache[id] = blobs; platformCache[id] = platform; mutex.unlock()
+        caches.withLock { c in
+            c.layers[id] = blobs
+            c.platforms[id] = platform
+        }
         return blobs
     }
 
     /// The image's platform as the engine reports it (known once `layers(of:)` ran).
     func platform(of id: Digest) -> Platform? {
-        mutex.lock(); defer { mutex.unlock() }
-        return platformCache[id]
+        caches.withLock { $0.platforms[id] }
     }
 
     /// Per-layer sizes from `history` (newest first), which lists empty-layer steps too, with
@@ -428,7 +434,10 @@ public final class DockerEngineStore: @unchecked Sendable {
             if r.status >= 400 { throw client.apiError(r, what: what) }
         }
         try updateState { $0.images[id.description] = nil }
-        mutex.lock(); layerCache[id] = nil; reclaimed += bytes; mutex.unlock()
+        caches.withLock { c in
+            c.layers[id] = nil
+            c.reclaimed += bytes
+        }
         return .removed(reclaimedBytes: bytes)
     }
 
@@ -464,7 +473,10 @@ public final class DockerEngineStore: @unchecked Sendable {
                 let gone = Set((report.ImagesDeleted ?? []).compactMap { $0.Deleted }.compactMap { try? Digest(parsing: $0) })
                 try updateState { s in for id in gone { s.images[id.description] = nil } }
                 let bytes = report.SpaceReclaimed ?? bytesEstimate
-                mutex.lock(); for id in gone { layerCache[id] = nil }; reclaimed += bytes; mutex.unlock()
+                caches.withLock { c in
+                    for id in gone { c.layers[id] = nil }
+                    c.reclaimed += bytes
+                }
                 let removed = wanted.filter { gone.contains($0.key) }.map(\.value).sorted()
                 let missed = wanted.filter { !gone.contains($0.key) }.map(\.value).sorted()
                 return EnginePruneOutcome(usedPruneEndpoint: true, removed: removed,
@@ -490,9 +502,9 @@ public final class DockerEngineStore: @unchecked Sendable {
     /// Bytes freed by removals since the last call (the engine collects layers itself when an
     /// image goes, so there is nothing else to collect).
     public func takeReclaimedBytes() -> Int64 {
-        mutex.lock(); defer { mutex.unlock() }
-        let b = reclaimed
-        reclaimed = 0
-        return b
+        caches.withLock { c in
+            defer { c.reclaimed = 0 }
+            return c.reclaimed
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import Synchronization
 import Transport
 #if canImport(Glibc)
 import Glibc
@@ -9,8 +10,8 @@ import Glibc
 ///
 /// Contract: `connect()` negotiates the API version once (`GET /_ping` → `API-Version`, then
 /// `GET /version` for the engine's minimum) and every later request carries `/vX.Y`: the
-/// lower of the engine's version and `newestSupported`. Thread-safe after `connect()`.
-final class EngineClient: @unchecked Sendable {
+/// lower of the engine's version and `newestSupported`.
+final class EngineClient: Sendable {
     /// berth needs `platform` on `POST /images/create` (1.32).
     static let oldestSupported = EngineAPIVersion(1, 32)
     /// The newest API whose image and container documents berth was written against.
@@ -18,8 +19,14 @@ final class EngineClient: @unchecked Sendable {
 
     let host: DockerHost
     let http: HTTPClient
-    private(set) var apiVersion = EngineClient.oldestSupported
-    private(set) var engineVersion: EngineAPI.Version?
+    private struct Negotiated: Sendable {
+        var apiVersion = EngineClient.oldestSupported
+        var engineVersion: EngineAPI.Version?
+    }
+    /// Written once by `connect()`, read by every request.
+    private let negotiated = Mutex(Negotiated())
+    var apiVersion: EngineAPIVersion { negotiated.withLock { $0.apiVersion } }
+    var engineVersion: EngineAPI.Version? { negotiated.withLock { $0.engineVersion } }
 
     init(host: DockerHost, http: HTTPClient) {
         self.host = host
@@ -32,7 +39,7 @@ final class EngineClient: @unchecked Sendable {
         let offered = ping.headers["API-Version"].flatMap(EngineAPIVersion.init)
         let version: EngineAPI.Version = try decode(try send("GET", "/version", versioned: false, what: "version",
                                                              timeouts: Timeouts(connect: 10, total: 30)), what: "version")
-        engineVersion = version
+        negotiated.withLock { $0.engineVersion = version }
         guard let engineMax = offered ?? version.ApiVersion.flatMap(EngineAPIVersion.init) else {
             throw DockerEngineError.badResponse(what: "GET /_ping", reason: "no API-Version header")
         }
@@ -45,7 +52,7 @@ final class EngineClient: @unchecked Sendable {
             throw DockerEngineError.unsupportedVersion(host: host.url, engine: engineMax.description,
                                                        reason: "the engine accepts API \(min) or newer and berth speaks up to \(EngineClient.newestSupported)")
         }
-        apiVersion = chosen
+        negotiated.withLock { $0.apiVersion = chosen }
     }
 
     // MARK: - Requests

@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "ImageSetTests", dependencies: ["ImageSet", "OCI"]),
         // Pure parts of Transport/Registry/Store: parsers, index edits, tar and gzip streams.
         .testTarget(name: "UnitTests", dependencies: ["Registry", "Store", "Transport", "OCI", "CZlib"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport", "BerthCLI"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport", "BerthCLI", "Reconcile"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport", "OCI"]),
         // One store conformance suite over the embedded layout and a real dockerd; end-to-end CLI runs.
         .testTarget(name: "DockerTests", dependencies: ["Store", "Reconcile", "Registry", "OCI", "TestSupport", "ImageSet"]),

@@ -9,7 +9,7 @@ import Store
 
 /// Options shared by `plan` and `apply`.
 struct ManifestOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("file")], help: ArgumentHelp("The image-set manifest.", valueName: "images.yaml"))
+    @Option(name: [.short, .customLong("file")], help: ArgumentHelp("The image-set manifest ('-': standard input).", valueName: "images.yaml"))
     var file: String = "images.yaml"
 
     @Flag(help: "Plan from the store alone: no registry is asked; the plan lists the tags left unchecked.")
@@ -25,7 +25,7 @@ struct Validate: ParsableCommand {
 
     func run() throws {
         let set = try Planning.load(file)
-        Out.print("\(file): valid (\(set.desiredTags().count) tags in \(set.images.count) entries)")
+        Out.print("\(file == "-" ? "<stdin>" : file): valid (\(set.desiredTags().count) tags in \(set.images.count) entries)")
     }
 }
 
@@ -35,7 +35,7 @@ enum Planning {
         do { return try ImageSet.load(path: path) } catch let e as ImageSetError {
             for d in e.diagnostics { Out.error(d.description) }
             let n = e.diagnostics.count
-            Out.error("\(n) error\(n == 1 ? "" : "s") in \(path); nothing was changed.")
+            Out.error("\(n) error\(n == 1 ? "" : "s") in \(path == "-" ? "<stdin>" : path); nothing was changed.")
             throw Failure(status: 1)
         }
     }

@@ -16,7 +16,10 @@ extension ImageSet {
     /// Reads and validates the manifest at `path`. Refuses, before parsing, files larger than
     /// `ManifestLimits.maxBytes` and files that are not UTF-8 (a UTF-8 byte-order mark is allowed).
     /// Throws `ImageSetError` listing every problem found, each with `path:line:column`.
+    /// `path` `-` reads standard input (named `<stdin>` in diagnostics; relative paths in it,
+    /// such as `ca_file`, are relative to the working directory).
     public static func load(path: String) throws -> ImageSet {
+        if path == "-" { return try load(handle: FileHandle.standardInput, file: "<stdin>") }
         func refuse(_ message: String, hint: String? = nil, line: Int = 0, column: Int = 0) -> ImageSetError {
             ImageSetError(diagnostics: [Diagnostic(file: path, line: line, column: column, message: message, hint: hint)])
         }
@@ -29,6 +32,13 @@ extension ImageSet {
             throw refuse("cannot open the file", hint: "check its permissions")
         }
         defer { try? handle.close() }
+        return try load(handle: handle, file: path)
+    }
+
+    static func load(handle: FileHandle, file path: String) throws -> ImageSet {
+        func refuse(_ message: String, hint: String? = nil) -> ImageSetError {
+            ImageSetError(diagnostics: [Diagnostic(file: path, line: 0, column: 0, message: message, hint: hint)])
+        }
         let data: Data
         do {
             // Read one byte past the limit, so a file that grows or lies about its size is caught too.

@@ -82,19 +82,39 @@ final class ProgressBars: @unchecked Sendable {
         var lines: [String] = []
         for (ref, p) in active.prefix(8) {
             let secs = max(0.001, now.timeIntervalSince(p.started))
-            let rate = Double(p.received) / secs
-            let eta = rate > 0 && p.total > p.received ? String(format: " ETA %.0fs", Double(p.total - p.received) / rate) : ""
-            let name = String(ref.familiarString.suffix(max(10, width / 3)))
-            lines.append("\(name) \(bar(p.total > 0 ? Double(p.received) / Double(p.total) : 0, width: 20)) "
-                + "\(DockerUnits.humanSize(p.received))/\(DockerUnits.humanSize(p.total)) \(DockerUnits.humanSize(Int64(rate)))/s\(eta)")
+            let received = min(p.received, p.total)
+            let rate = Double(received) / secs
+            let eta = rate > 0 && p.total > received ? String(format: " ETA %.0fs", Double(p.total - received) / rate) : ""
+            lines.append(Self.imageLine(ref.familiarString, bar: bar(p.total > 0 ? Double(received) / Double(p.total) : 0, width: 20),
+                                        bytes: "\(DockerUnits.humanSize(received))/\(DockerUnits.humanSize(p.total))",
+                                        rate: "\(DockerUnits.humanSize(Int64(rate)))/s\(eta)", width: width - 1))
         }
         let inFlight = active.reduce(Int64(0)) { $0 + $1.1.received }
+        // More bytes than planned (a retried blob, a size the plan could not know) grow the
+        // total: the bar never shows more than all of it.
+        plannedBytes = max(plannedBytes, doneBytes + inFlight)
         let overall = Double(doneBytes + inFlight) / Double(plannedBytes)
         let rate = Double(doneBytes + inFlight) / max(0.001, now.timeIntervalSince(started))
         lines.append("total \(bar(overall, width: 30)) \(DockerUnits.humanSize(doneBytes + inFlight))/\(DockerUnits.humanSize(plannedBytes)) \(DockerUnits.humanSize(Int64(rate)))/s")
-        for l in lines { out += "\u{1B}[2K" + String(l.prefix(width - 1)) + "\n" }
-        if drawn > lines.count { out += String(repeating: "\u{1B}[2K\n", count: drawn - lines.count) + "\u{1B}[\(drawn - lines.count)A" }
-        drawn = lines.count
+        // A line that does not fit wraps rather than being cut (the reference is never
+        // clipped); rows are counted so the next redraw clears exactly what was drawn.
+        var rows = 0
+        for l in lines {
+            out += "\u{1B}[2K" + l + "\n"
+            rows += max(1, (l.count + width - 1) / width)
+        }
+        if drawn > rows { out += String(repeating: "\u{1B}[2K\n", count: drawn - rows) + "\u{1B}[\(drawn - rows)A" }
+        drawn = rows
         Out.write(out)
+    }
+
+    /// One image's line: the whole reference always; then as much of bar, bytes and rate as
+    /// fits in `width` (the rate goes first, then the bar).
+    static func imageLine(_ name: String, bar: String, bytes: String, rate: String, width: Int) -> String {
+        for parts in [[name, bar, bytes, rate], [name, bar, bytes], [name, bytes]] {
+            let line = parts.joined(separator: " ")
+            if line.count <= width { return line }
+        }
+        return name + " " + bytes
     }
 }

@@ -35,9 +35,13 @@ extension Image {
             for v in filters.values(for: "label!") { rules.append(rule(v, negated: true)) }
             var until: Date?
             if let u = filters.values(for: "until").first { until = try DockerTimestamp.parse(u, now: Date()) }
+            let store = try storeOptions.open(.read, verb: "image prune")
+            let pruneFilter = PruneFilter(until: until, labels: rules)
             if !force && !dryRun {
-                let warning = all ? "WARNING! This will remove all images without at least one container associated to them."
+                var warning = all ? "WARNING! This will remove all images without at least one container associated to them."
                     : "WARNING! This will remove all dangling images."
+                let rollback = Self.previousImages(try store.pruneCandidates(all: all, filter: pruneFilter), ledger: try store.observe().ledger)
+                if !rollback.isEmpty { warning += "\n" + Self.previousImagesNote(rollback) }
                 guard Terminal.isInteractive else {
                     Out.error("Error: refusing to prune without confirmation: no terminal to ask on. Use -f to prune.")
                     throw Failure(status: 1)
@@ -46,17 +50,36 @@ extension Image {
                 let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
                 guard answer == "y" || answer == "yes" else { return }
             }
-            let store = try storeOptions.open(.read, verb: "image prune")
             let lock = dryRun ? nil : try store.lock(timeout: storeOptions.effectiveLockTimeout)
             defer { lock?.release() }
-            let victims = try store.pruneCandidates(all: all, filter: PruneFilter(until: until, labels: rules))
+            let victims = try store.pruneCandidates(all: all, filter: pruneFilter)
+            let previous = dryRun ? Self.previousImages(victims, ledger: try store.observe().ledger) : []
             let report = try store.prune(victims, dryRun: dryRun)
             if !report.records.isEmpty {
                 Out.print(dryRun ? "Would delete Images:" : "Deleted Images:")
                 for r in report.records { Out.print(DeleteText.line(r, capitalized: false)) }
                 Out.print("")
             }
+            if !previous.isEmpty { Out.print(Self.previousImagesNote(previous) + "\n") }
             Out.print((dryRun ? "Total reclaimable space: " : "Total reclaimed space: ") + DockerUnits.humanSize(report.reclaimed))
+        }
+
+        /// The images among `victims` that lost a tag berth recorded (what `berth rollback`
+        /// restores, and what `policy.keep_previous` keeps apply from pruning), with those tags.
+        static func previousImages(_ victims: [ObservedImage], ledger: [LedgerEntry]) -> [(ObservedImage, [String])] {
+            let histories = Observed(images: [], ledger: ledger).histories()
+            return victims.compactMap { v in
+                var seen = Set<String>()
+                let tags = (histories[v.digest] ?? []).map { (try? Reference(parsing: $0.reference))?.familiarString ?? $0.reference }
+                    .filter { seen.insert($0).inserted }
+                return tags.isEmpty ? nil : (v, tags)
+            }
+        }
+
+        static func previousImagesNote(_ images: [(ObservedImage, [String])]) -> String {
+            var s = "This includes \(images.count) previous image\(images.count == 1 ? "" : "s") that 'berth rollback' could restore (policy.keep_previous keeps them from apply's prune):"
+            for (img, tags) in images { s += "\n  \(img.id.short)  (was \(tags.joined(separator: ", ")))" }
+            return s
         }
 
         func rule(_ v: String, negated: Bool) -> PruneFilter.LabelRule {

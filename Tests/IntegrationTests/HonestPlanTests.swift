@@ -1,3 +1,4 @@
+@testable import BerthCLI
 import Foundation
 import OCI
 import Reconcile
@@ -179,5 +180,30 @@ final class HonestPlanTests {
         #expect(r.stdoutText.contains("1 pulled"))
         let bad = try berth(["plan", "-f", "-"], stdin: Data("version: 1\nimagez: []\n".utf8))
         #expect(bad.status == 1 && bad.stderrText.contains("<stdin>:2:1: error: unknown key 'imagez'"), "\(bad.stderrText)")
+    }
+
+    @Test func pruneNamesThePreviousImagesItWouldRemove() throws {
+        let h = registry.host
+        let moving = "\(h)/team/\(fixtures.movedTag.repository):\(fixtures.movedTag.tag)"
+        _ = try fixtures.movedTag.pushBefore(to: registry, repositoryPrefix: "team/")
+        try write([moving], policy: "keep_previous: 1\n  dangling: prune")
+        #expect(try berth(["apply", "-f", manifest, "--yes"]).status == 0)
+        _ = try fixtures.movedTag.pushAfter(to: registry, repositoryPrefix: "team/")
+        #expect(try berth(["apply", "-f", manifest, "--yes"]).status == 0)
+        let dry = try berth(["image", "prune", "--dry-run"])
+        #expect(dry.stdoutText.contains("This includes 1 previous image that 'berth rollback' could restore"), "\(dry.stdoutText)")
+        #expect(dry.stdoutText.contains("\(fixtures.movedTag.before.configDigest.short)  (was \(moving))"), "\(dry.stdoutText)")
+        let refused = try berth(["image", "prune"])
+        #expect(refused.status == 1, "no terminal to ask on: \(refused.stderrText)")
+    }
+
+    @Test func aProgressLineNeverClipsTheReference() {
+        let name = "registry.example.com:5000/" + String(repeating: "deep/", count: 12) + "app:1.2.3"
+        for width in [20, 40, 80, 200] {
+            let line = ProgressBars.imageLine(name, bar: "[===>   ]", bytes: "1MB/2MB", rate: "3MB/s ETA 1s", width: width)
+            #expect(line.hasPrefix(name + " "), "width \(width): \(line)")
+            #expect(line.count <= max(width, name.count + 8), "only what fits, beyond the whole name: \(line)")
+        }
+        #expect(ProgressBars.imageLine("a:1", bar: "[=]", bytes: "1B/2B", rate: "1B/s", width: 80) == "a:1 [=] 1B/2B 1B/s")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OCI
 import Reconcile
 import Render
 import Store

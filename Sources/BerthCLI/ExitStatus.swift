@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OCI
 import Reconcile
 import Registry
 import Store
@@ -46,28 +47,4 @@ struct Failure: Error {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
-}
-
-/// Messages for people: berth's errors describe themselves; Foundation's are reduced to
-/// their plain reason instead of an `NSError` dump.
-enum ErrorText {
-    static func describe(_ error: Error) -> String {
-        if let d = error as? DecodingError { return decoding(d) }
-        if error is CocoaError || type(of: error) is NSError.Type {
-            let ns = error as NSError
-            if let path = ns.userInfo[NSFilePathErrorKey] as? String { return "\(path): \(ns.localizedDescription)" }
-            return ns.localizedDescription
-        }
-        return String(describing: error)
-    }
-
-    static func decoding(_ e: DecodingError) -> String {
-        func path(_ c: [CodingKey]) -> String { c.isEmpty ? "the document" : c.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
-        switch e {
-        case .keyNotFound(let k, let c): return "missing '\(k.stringValue)' in \(path(c.codingPath))"
-        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "unexpected value at \(path(c.codingPath)): \(c.debugDescription)"
-        case .dataCorrupted(let c): return "not valid JSON at \(path(c.codingPath)): \(c.debugDescription)"
-        @unknown default: return "not valid JSON"
-        }
-    }
 }

@@ -111,7 +111,7 @@ public struct Executor: Sendable {
                 let bytes = try self.fetch(action, run: run, events: events)
                 record(ActionResult(action: action, status: .done, error: nil, bytes: bytes))
             } catch {
-                record(ActionResult(action: action, status: .failed, error: "\(error)", bytes: 0))
+                record(ActionResult(action: action, status: .failed, error: ErrorText.describe(error), bytes: 0))
             }
         }
         // 2. Untags, 3. removals and prunes: sequential, cheap.
@@ -121,7 +121,7 @@ public struct Executor: Sendable {
                 try store.untag(try Reference(parsing: action.reference ?? ""), cause: "apply", run: run)
                 record(ActionResult(action: action, status: .done, error: nil, bytes: 0))
             } catch {
-                record(ActionResult(action: action, status: .failed, error: "\(error)", bytes: 0))
+                record(ActionResult(action: action, status: .failed, error: ErrorText.describe(error), bytes: 0))
             }
         }
         for action in plan.actions where action.kind == .remove || action.kind == .prune {
@@ -134,7 +134,7 @@ public struct Executor: Sendable {
                     record(ActionResult(action: action, status: .skipped, error: "the image gained a tag since the plan", bytes: 0))
                 }
             } catch {
-                record(ActionResult(action: action, status: .failed, error: "\(error)", bytes: 0))
+                record(ActionResult(action: action, status: .failed, error: ErrorText.describe(error), bytes: 0))
             }
         }
         for action in plan.actions where action.kind == .failed {

@@ -35,7 +35,7 @@ public final class MirrorHealth: Sendable {
     @discardableResult
     public func record(_ error: Error, from source: Reference, for ref: Reference) -> Bool {
         guard source.domain != ref.domain, MirrorHealth.isConnectionFailure(error) else { return false }
-        let reason = String("\(error)".prefix(300))
+        let reason = String(ErrorText.describe(error).prefix(300))
         return failures.withLock { list in
             guard !list.contains(where: { $0.host == source.domain }) else { return false }
             list.append(Failure(host: source.domain, reason: reason))

@@ -115,12 +115,12 @@ extension Plan {
     public static func decodeSaved(_ data: Data) throws -> Plan {
         struct Version: Decodable { var formatVersion: Int }
         let version: Version
-        do { version = try decoder.decode(Version.self, from: data) } catch { throw PlanFileError.notAPlan("\(error)") }
+        do { version = try decoder.decode(Version.self, from: data) } catch { throw PlanFileError.notAPlan(DecodeProblem.describe(error)) }
         guard version.formatVersion == currentFormatVersion else {
             throw PlanFileError.unsupportedFormat(found: version.formatVersion, reads: currentFormatVersion)
         }
         let plan: Plan
-        do { plan = try decoder.decode(Plan.self, from: data) } catch { throw PlanFileError.notAPlan("\(error)") }
+        do { plan = try decoder.decode(Plan.self, from: data) } catch { throw PlanFileError.notAPlan(DecodeProblem.describe(error)) }
         try plan.verifyIntegrity()
         return plan
     }

@@ -64,7 +64,7 @@ public struct Resolver: Sendable {
                                            platform: want.platform.description, blobs: blobs,
                                            configPlatform: singlePlatform ? configPlatform(of: image, manifest: fetched.digest, from: source, present: present) : nil))
             } catch {
-                lastError = "\(error)"
+                lastError = ErrorText.describe(error)
                 mirrorHealth.record(error, from: source, for: ref)
             }
         }

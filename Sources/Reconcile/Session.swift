@@ -102,7 +102,7 @@ public struct ConvergeSession: Sendable {
         } catch {
             try? record(RunRecord(id: run, startedAt: started, seconds: Date().timeIntervalSince(started), ok: false,
                                   pulled: 0, updated: 0, untagged: 0, removed: 0, pruned: 0, failed: 0, downloadedBytes: 0,
-                                  reclaimedBytes: 0, errors: ["\(error)"]), metricsFile: options.metricsFile)
+                                  reclaimedBytes: 0, errors: [ErrorText.describe(error)]), metricsFile: options.metricsFile)
             throw error
         }
         report.seconds = Date().timeIntervalSince(started)

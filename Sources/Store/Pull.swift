@@ -133,7 +133,7 @@ extension LayoutStore {
         let configData = try readBlob(image.config.digest)
         let config: ImageConfig
         do { config = try JSONDecoder().decode(ImageConfig.self, from: configData) } catch {
-            throw PullError.invalidImage(reference: ref.familiarString, reason: "config \(image.config.digest) does not parse: \(error)")
+            throw PullError.invalidImage(reference: ref.familiarString, reason: "config \(image.config.digest) does not parse: \(DecodeProblem.describe(error))")
         }
         let diffIDs = config.rootfs?.diff_ids ?? []
         guard diffIDs.count == image.layers.count else {

@@ -60,7 +60,7 @@ extension EngineState {
         guard let data = FileManager.default.contents(atPath: url.path) else { return EngineState(engineID: engineID) }
         let state: EngineState
         do { state = try LayoutStore.decoder.decode(EngineState.self, from: data) } catch {
-            throw StoreError.corrupt(path: url.path, reason: "\(error)")
+            throw StoreError.corrupt(path: url.path, reason: DecodeProblem.describe(error))
         }
         guard state.engineID == engineID else {
             throw StoreError.corrupt(path: url.path, reason: "it belongs to engine \(state.engineID), not \(engineID)")

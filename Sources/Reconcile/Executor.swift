@@ -170,17 +170,15 @@ public struct Executor: Sendable {
             do {
                 // The store refuses anything but the planned manifest before it writes or tags.
                 let options = PullOptions(platform: platform, maxConcurrentDownloads: layerParallel, cause: "apply", run: run, expected: action.image)
-                let result = try store.pull(ref, from: source, using: registry, options: options) { e in
-                    events(.pull(ref, e))
+                let result = try mirrors.attempt(source, for: ref) {
+                    try store.pull(ref, from: source, using: registry, options: options) { e in events(.pull(ref, e)) }
                 }
-                return result.bytesDownloaded
+                if let result { return result.bytesDownloaded }
             } catch let e as PullError {
                 if case .unexpected = e { throw e }
                 lastError = e
-                mirrors.record(e, from: source, for: ref)
             } catch {
                 lastError = error
-                mirrors.record(error, from: source, for: ref)
             }
         }
         throw lastError

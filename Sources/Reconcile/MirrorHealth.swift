@@ -18,6 +18,14 @@ public final class MirrorHealth: Sendable {
     /// Failed mirrors in the order they first failed.
     private let failures = Mutex<[Failure]>([])
 
+    /// A mirror's first request in a run goes alone; the others wait for its outcome.
+    private enum Contact: Sendable {
+        case probing(DispatchGroup)
+        case answered
+    }
+    private let contacts = Mutex<[String: Contact]>([:])
+    private enum Turn { case wait(DispatchGroup), go, probe(DispatchGroup) }
+
     public init() {}
 
     /// Whether requests to mirror `host` are skipped for the rest of the run.
@@ -40,6 +48,41 @@ public final class MirrorHealth: Sendable {
             guard !list.contains(where: { $0.host == source.domain }) else { return false }
             list.append(Failure(host: source.domain, reason: reason))
             return true
+        }
+    }
+
+    /// Runs `request` against `source`, a candidate for `ref`, or returns nil when the mirror
+    /// is skipped. The first request to a mirror in the run goes alone and the others wait for
+    /// its outcome, so a mirror that is down costs one request's retries, not one per tag. The
+    /// registry itself (`source` on `ref`'s own host) is always asked. Errors are recorded
+    /// (`record`) and rethrown.
+    public func attempt<T>(_ source: Reference, for ref: Reference, _ request: () throws -> T) throws -> T? {
+        guard source.domain != ref.domain else { return try request() }
+        let host = source.domain
+        while true {
+            if isSkipped(host) { return nil }
+            let turn = contacts.withLock { table -> Turn in
+                switch table[host] {
+                case nil:
+                    let g = DispatchGroup()
+                    g.enter()
+                    table[host] = .probing(g)
+                    return .probe(g)
+                case .probing(let g)?: return .wait(g)
+                case .answered?: return .go
+                }
+            }
+            switch turn {
+            case .wait(let g): g.wait()
+            case .go:
+                do { return try request() } catch { record(error, from: source, for: ref); throw error }
+            case .probe(let g):
+                defer {
+                    contacts.withLock { $0[host] = .answered }
+                    g.leave()
+                }
+                do { return try request() } catch { record(error, from: source, for: ref); throw error }
+            }
         }
     }
 

@@ -42,8 +42,11 @@ public enum RegistryAccess {
             if s.insecure { h.insecure = true }
             if let ca = s.caFile { h.caFile = ca }
             out[host] = h
-            for m in s.mirrors where out[m] == nil && registries[m] == nil {
-                out[m] = RegistryHostSettings(insecure: s.insecure || RegistryHostSettings.defaults(for: m).insecure, caFile: s.caFile)
+            for m in s.mirrors {
+                var mirror = out[m] ?? registries[m].map { RegistryHostSettings(insecure: $0.insecure || RegistryHostSettings.defaults(for: m).insecure, caFile: $0.caFile) }
+                    ?? RegistryHostSettings(insecure: s.insecure || RegistryHostSettings.defaults(for: m).insecure, caFile: s.caFile)
+                mirror.retry = .mirror
+                out[m] = mirror
             }
         }
         return out

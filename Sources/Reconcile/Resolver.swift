@@ -53,19 +53,21 @@ public struct Resolver: Sendable {
         var lastError = "no registry answered"
         for source in mirrorHealth.candidates(for: ref, settings: settings[ref.domain]) {
             do {
-                let head = try registry.resolve(source)
-                if Resolver.isUpToDate(current, served: head.digest, for: ref, from: source) { return .upToDate(head.digest) }
-                // Fetch exactly the digest the HEAD returned: a tag moving in between cannot mix images.
-                let (top, fetched, image) = try registry.resolveImage(source.withDigest(head.digest), platform: want.platform)
-                let blobs = [BlobRef(digest: fetched.digest, size: Int64(fetched.data.count)), BlobRef(digest: image.config.digest, size: image.config.size)]
-                    + image.layers.map { BlobRef(digest: $0.digest, size: $0.size) }
-                let singlePlatform = top == fetched.digest
-                return .remote(RemoteImage(pullDigest: top, manifest: fetched.digest, id: image.config.digest,
-                                           platform: want.platform.description, blobs: blobs,
-                                           configPlatform: singlePlatform ? configPlatform(of: image, manifest: fetched.digest, from: source, present: present) : nil))
+                let answer = try mirrorHealth.attempt(source, for: ref) { () throws -> Resolution in
+                    let head = try registry.resolve(source)
+                    if Resolver.isUpToDate(current, served: head.digest, for: ref, from: source) { return .upToDate(head.digest) }
+                    // Fetch exactly the digest the HEAD returned: a tag moving in between cannot mix images.
+                    let (top, fetched, image) = try registry.resolveImage(source.withDigest(head.digest), platform: want.platform)
+                    let blobs = [BlobRef(digest: fetched.digest, size: Int64(fetched.data.count)), BlobRef(digest: image.config.digest, size: image.config.size)]
+                        + image.layers.map { BlobRef(digest: $0.digest, size: $0.size) }
+                    let singlePlatform = top == fetched.digest
+                    return .remote(RemoteImage(pullDigest: top, manifest: fetched.digest, id: image.config.digest,
+                                               platform: want.platform.description, blobs: blobs,
+                                               configPlatform: singlePlatform ? configPlatform(of: image, manifest: fetched.digest, from: source, present: present) : nil))
+                }
+                if let answer { return answer }
             } catch {
                 lastError = ErrorText.describe(error)
-                mirrorHealth.record(error, from: source, for: ref)
             }
         }
         return .failed(lastError)

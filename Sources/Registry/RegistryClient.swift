@@ -9,9 +9,13 @@ public struct RegistryHostSettings: Sendable, Equatable {
     /// Plain HTTP (or HTTPS without verification) allowed, docker's `--insecure-registry`.
     public var insecure: Bool
     public var caFile: String?
-    public init(insecure: Bool = false, caFile: String? = nil) {
+    /// Retries for this host instead of the client's (a mirror is optional: it fails over to
+    /// the next candidate sooner than a registry gives up).
+    public var retry: RetryPolicy?
+    public init(insecure: Bool = false, caFile: String? = nil, retry: RetryPolicy? = nil) {
         self.insecure = insecure
         self.caFile = caFile
+        self.retry = retry
     }
 
     /// Docker's default: loopback registries are insecure without configuration.
@@ -188,7 +192,7 @@ public final class RegistryClient: Sendable {
         guard descriptor.size >= 0, descriptor.size <= RegistryClient.maxBlobSize else {
             throw RegistryError.tooLarge(what: what, size: descriptor.size, limit: RegistryClient.maxBlobSize)
         }
-        try withRetry(what: what) { attempt in
+        try withRetry(what: what, host: repository.domain) { attempt in
             try sink.reset()
             var digester = StreamDigester(descriptor.digest.algorithm)
             var received: Int64 = 0
@@ -272,7 +276,7 @@ public final class RegistryClient: Sendable {
                   check: (Exchange) throws -> Void = { _ in },
                   build: @escaping (String) -> HTTPRequest) throws -> Exchange {
         var result: Exchange!
-        try withRetry(what: what) { _ in
+        try withRetry(what: what, host: repo.domain) { _ in
             result = try self.exchangeOnce(repo, what: what, scope: scope, maxBody: maxBody, stream: nil, build: build)
             if result.status >= 500 || result.status == 429 || result.status == 408 {
                 throw RegistryError.http(status: result.status, url: repo.name, body: result.bodyText, retryAfter: result.retryAfter)
@@ -282,9 +286,9 @@ public final class RegistryClient: Sendable {
         return result
     }
 
-    func withRetry(what: String, _ body: (Int) throws -> Void) throws {
+    func withRetry(what: String, host: String, _ body: (Int) throws -> Void) throws {
         let start = Date()
-        let retry = self.retry, logger = self.logger
+        let retry = settings(host).retry ?? self.retry, logger = self.logger
         var attempt = 0
         while true {
             attempt += 1
@@ -486,7 +490,7 @@ public final class RegistryClient: Sendable {
         request.tls = TLSOptions(verifyPeer: true, caFile: tokenHostSettings.caFile ?? settings(registry).caFile)
         request.timeouts = Timeouts(connect: 15, lowSpeedBytesPerSecond: 1, lowSpeedSeconds: 30, total: 60)
         var response: HTTPResponse!
-        try withRetry(what: "token for \(registry)/\(repository)") { _ in
+        try withRetry(what: "token for \(registry)/\(repository)", host: realmHost) { _ in
             do { response = try self.http.send(request, maxBodySize: 1 << 20) } catch let e as TransportError {
                 throw RegistryError.transport(e, what: "token service of \(registry)")
             }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Exponential backoff with full jitter, bounded in attempts and in total time.
 /// `Retry-After` (429/503) overrides the computed delay, within the total budget.
-public struct RetryPolicy: Sendable {
+public struct RetryPolicy: Sendable, Equatable {
     public var maxAttempts: Int
     public var baseDelay: Double
     public var maxDelay: Double
@@ -16,6 +16,8 @@ public struct RetryPolicy: Sendable {
     }
 
     public static let none = RetryPolicy(maxAttempts: 1)
+    /// For a mirror: one quick retry, then the next candidate (in the end the registry itself).
+    public static let mirror = RetryPolicy(maxAttempts: 2, baseDelay: 0.1, maxDelay: 0.5, totalBudget: 10)
 
     /// The delay before attempt `attempt + 1` (attempt counts from 1).
     public func delay(after attempt: Int, retryAfter: Double?) -> Double {

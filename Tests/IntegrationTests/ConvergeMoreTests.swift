@@ -60,6 +60,41 @@ struct ConvergeMoreTests {
         #expect(berthRequests(registry).count == before, "no request for an immutable tag already present")
     }
 
+    /// A mirror that is down costs one request's retries per run, not one per tag, and says so once.
+    @Test func aDownMirrorIsAskedOnceAndWarnedOnce() throws {
+        let origin = try RegistryServer(name: "origin")
+        defer { origin.stop() }
+        let f = Self.fixtures
+        var refs: [String] = []
+        for i in 0..<7 {
+            _ = try origin.push(f.small, repository: "team/app", tag: "t\(i)")
+            refs.append("\(origin.host)/team/app:t\(i)")
+        }
+        let dead = "127.0.0.1:\(try freeLoopbackPort())"
+        let dir = try TempDirectory(prefix: "berth-deadmirror")
+        defer { dir.remove() }
+        try """
+        version: 1
+        images: [\(refs.map { "\"\($0)\"" }.joined(separator: ", "))]
+        registries:
+          \(origin.host):
+            mirrors: ["\(dead)"]
+        """.write(toFile: dir.path + "/images.yaml", atomically: true, encoding: .utf8)
+        let store = dir.path + "/store"
+        let apply = try Berth.run(["apply", "-f", dir.path + "/images.yaml", "--store", store, "--yes"])
+        #expect(apply.status == 0, "\(apply.stdoutText)\(apply.stderrText)")
+        let started = Date()
+        let plan = try Berth.run(["plan", "-f", dir.path + "/images.yaml", "--store", store, "--detailed-exitcode"])
+        let seconds = Date().timeIntervalSince(started)
+        #expect(plan.status == 0, "\(plan.stdoutText)\(plan.stderrText)")
+        let warnings = plan.stdoutText.split(separator: "\n").filter { $0.contains("mirror \(dead) failed") && $0.contains("skipped for the rest of this run") }
+        #expect(warnings.count == 1, "one warning: \(plan.stdoutText)")
+        let retries = plan.stderrText.split(separator: "\n").filter { $0.contains("retrying") }
+        #expect(retries.count <= 1, "one quick retry of one request, not retries per tag: \(retries.count)\n\(plan.stderrText)")
+        #expect(seconds < 3, "7 tags through a dead mirror took \(seconds) s")
+        print("dead mirror: 7-tag no-op plan in \(String(format: "%.2f", seconds)) s, \(retries.count) retry lines, \(warnings.count) warning")
+    }
+
     @Test func lowRateLimitIsShown() throws {
         let registry = try RegistryServer()
         let proxy = try FaultProxy(upstream: registry)

@@ -68,7 +68,7 @@ struct ErrorMessageTests {
         let client = RegistryClient(retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.001, maxDelay: 1, totalBudget: 10))
         var attempts = 0
         let start = Date()
-        try client.withRetry(what: "test") { attempt in
+        try client.withRetry(what: "test", host: "r.example") { attempt in
             attempts = attempt
             if attempt == 1 { throw RegistryError.http(status: 429, url: "r.example", body: "", retryAfter: 0.4) }
         }

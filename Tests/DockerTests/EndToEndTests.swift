@@ -73,6 +73,32 @@ extension DockerSuite {
             print("docker e2e: first apply \(String(format: "%.2f", applySeconds))s, no-op apply \(String(format: "%.2f", noopSeconds))s")
         }
 
+        /// The platform is part of a desired image's identity on the engine too.
+        @Test func aPlatformChangeIsAnUpdateOnTheEngine() throws {
+            let run = try CLIRun("platform")
+            try run.bed.registry.push(run.bed.fixtures.multiPlatform, repository: run.prefix + "multi", tag: "latest")
+            let name = run.name("multi", "latest")
+            let manifest = run.scratch.file("images.yaml").path
+            func write(_ platform: String) throws {
+                try Data("version: 1\nimages:\n  - {name: \"\(name)\", platform: \(platform)}\n".utf8).write(to: URL(fileURLWithPath: manifest))
+            }
+            func arch() throws -> String {
+                try run.bed.daemon.docker(["image", "inspect", "--format", "{{.Architecture}}", name]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            try write("linux/amd64")
+            #expect(try run.berth(["apply", "--store", "docker", "-f", manifest, "--yes"]).status == 0)
+            #expect(try arch() == "amd64")
+            try write("linux/arm64")
+            let plan = try run.berth(["plan", "--store", "docker", "-f", manifest, "--detailed-exitcode"], check: false)
+            #expect(plan.status == 2, "\(plan.stdoutText)\(plan.stderrText)")
+            #expect(plan.stdoutText.contains("platform linux/arm64 wanted, the store has linux/amd64"), "\(plan.stdoutText)")
+            let apply = try run.berth(["apply", "--store", "docker", "-f", manifest, "--yes"], check: false)
+            #expect(apply.status == 0, "\(apply.stdoutText)\(apply.stderrText)")
+            #expect(try arch() == "arm64", "docker image inspect agrees")
+            let again = try run.berth(["plan", "--store", "docker", "-f", manifest, "--detailed-exitcode"], check: false)
+            #expect(again.status == 0 && again.stdoutText.contains("No changes"), "\(again.stdoutText)\(again.stderrText)")
+        }
+
         @Test func aMovedTagUpdatesAndTheOldImageIsReportedDanglingThenPruned() throws {
             let run = try CLIRun("moved")
             let moved = run.bed.fixtures.movedTag

@@ -308,26 +308,37 @@ public final class DockerEngineStore: Sendable {
         if let auth = RegistryAuthHeader.value(for: try credentials.credential(for: source.domain), host: source.domain) {
             headers.append((RegistryAuthHeader.name, auth))
         }
-        try client.streamLines("POST", "/images/create", query: [("fromImage", pinned), ("platform", platform.description)],
-                               headers: headers, what: "pull \(pinned)") { line in
-            if let message = line.errorDetail?.message ?? line.error {
-                throw DockerEngineError.pullFailed(reference: ref.familiarString, message: message)
+        func create() throws {
+            try client.streamLines("POST", "/images/create", query: [("fromImage", pinned), ("platform", platform.description)],
+                                   headers: headers, what: "pull \(pinned)") { line in
+                if let message = line.errorDetail?.message ?? line.error {
+                    throw DockerEngineError.pullFailed(reference: ref.familiarString, message: message)
+                }
+                let status = line.status ?? ""
+                if status.contains("Image is up to date") { upToDate = true }
+                guard let id = line.id, let layer = byShort[id] else { return }
+                switch status {
+                case "Pulling fs layer", "Waiting": events(.layerWaiting(layer.digest))
+                case "Already exists": events(.layerExists(layer.digest))
+                case "Downloading":
+                    events(.layerProgress(layer.digest, received: line.progressDetail?.current ?? 0, total: line.progressDetail?.total ?? layer.size))
+                case "Verifying Checksum": events(.layerVerifying(layer.digest))
+                case "Download complete": downloadedLayers.insert(layer.digest)
+                case "Pull complete":
+                    downloadedLayers.insert(layer.digest)
+                    events(.layerComplete(layer.digest))
+                default: break
+                }
             }
-            let status = line.status ?? ""
-            if status.contains("Image is up to date") { upToDate = true }
-            guard let id = line.id, let layer = byShort[id] else { return }
-            switch status {
-            case "Pulling fs layer", "Waiting": events(.layerWaiting(layer.digest))
-            case "Already exists": events(.layerExists(layer.digest))
-            case "Downloading":
-                events(.layerProgress(layer.digest, received: line.progressDetail?.current ?? 0, total: line.progressDetail?.total ?? layer.size))
-            case "Verifying Checksum": events(.layerVerifying(layer.digest))
-            case "Download complete": downloadedLayers.insert(layer.digest)
-            case "Pull complete":
-                downloadedLayers.insert(layer.digest)
-                events(.layerComplete(layer.digest))
-            default: break
-            }
+        }
+        do { try create() } catch DockerEngineError.pullFailed(_, let message) where message.contains("Cannot overwrite digest") {
+            // The engine keeps one image per digest reference: `repo@index` already names the
+            // image of another platform. Release that reference (the image keeps its tags and
+            // its other references) and pull again.
+            let r = try client.send("DELETE", "/images/\(EngineClient.name(pinned))", query: [("force", "0"), ("noprune", "1")],
+                                    what: "release \(pinned) from the image of another platform")
+            if r.status >= 400 && r.status != 404 { throw client.apiError(r, what: "release \(pinned)") }
+            try create()
         }
         guard let pulled = try inspect(pinned), let id = try? Digest(parsing: pulled.Id) else {
             throw DockerEngineError.pullFailed(reference: ref.familiarString, message: "the engine reported success but has no image \(pinned)")

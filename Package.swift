@@ -47,9 +47,9 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [
             "OCI", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
-        ], path: "Tests/Support"),
+        ], path: "Tests/Support", swiftSettings: [.swiftLanguageMode(.v6)]),
         // Starts test peers and seeds registries from the command line (scripts, benchmarks).
-        .executableTarget(name: "berth-testbed", dependencies: ["TestSupport"]),
+        .executableTarget(name: "berth-testbed", dependencies: ["TestSupport"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "ImageSet", "Store", "OCI"]),

@@ -3,16 +3,16 @@ import Synchronization
 /// A value shared between threads, every access under one `Mutex`. A class, so that escaping
 /// closures (threads, Dispatch work, task groups) can capture it, which a `Mutex` itself, being
 /// noncopyable, cannot be.
-public final class Locked<Value: Sendable>: Sendable {
+final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
 
-    public init(_ value: Value) { mutex = Mutex(value) }
+    init(_ value: Value) { mutex = Mutex(value) }
 
     /// Runs `body` with the value while holding the lock; keep it short and never re-enter.
-    public func withLock<Result: Sendable>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+    func withLock<Result: Sendable>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         try mutex.withLock { try body(&$0) }
     }
 
     /// A copy of the current value.
-    public var value: Value { mutex.withLock { $0 } }
+    var value: Value { mutex.withLock { $0 } }
 }

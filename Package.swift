@@ -47,22 +47,22 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [
             "OCI", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
-        ], path: "Tests/Support"),
+        ], path: "Tests/Support", swiftSettings: [.swiftLanguageMode(.v6)]),
         // Starts test peers and seeds registries from the command line (scripts, benchmarks).
-        .executableTarget(name: "berth-testbed", dependencies: ["TestSupport"]),
+        .executableTarget(name: "berth-testbed", dependencies: ["TestSupport"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
-        .testTarget(name: "OCITests", dependencies: ["OCI"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "ImageSet", "Store", "OCI"]),
-        .testTarget(name: "RenderTests", dependencies: ["Render"]),
-        .testTarget(name: "ImageSetTests", dependencies: ["ImageSet", "OCI"]),
+        .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "ImageSet", "Store", "OCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "RenderTests", dependencies: ["Render"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "ImageSetTests", dependencies: ["ImageSet", "OCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Pure parts of Transport/Registry/Store: parsers, index edits, tar and gzip streams.
-        .testTarget(name: "UnitTests", dependencies: ["Registry", "Store", "Transport", "OCI", "CZlib"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport", "BerthCLI", "Reconcile"]),
-        .testTarget(name: "TestSupportTests", dependencies: ["TestSupport", "OCI"]),
+        .testTarget(name: "UnitTests", dependencies: ["Registry", "Store", "Transport", "OCI", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport", "BerthCLI", "Reconcile"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "TestSupportTests", dependencies: ["TestSupport", "OCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // One store conformance suite over the embedded layout and a real dockerd; end-to-end CLI runs.
-        .testTarget(name: "DockerTests", dependencies: ["Store", "Reconcile", "Registry", "OCI", "TestSupport", "ImageSet"]),
-        .testTarget(name: "ResilienceTests", dependencies: ["Store", "OCI", "TestSupport", "ImageSet", "Render"]),
-        .testTarget(name: "FaultTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport"]),
+        .testTarget(name: "DockerTests", dependencies: ["Store", "Reconcile", "Registry", "OCI", "TestSupport", "ImageSet"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "ResilienceTests", dependencies: ["Store", "OCI", "TestSupport", "ImageSet", "Render"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "FaultTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport"], swiftSettings: [.swiftLanguageMode(.v6)]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TestSupport
 #if canImport(Glibc)
 import Glibc
@@ -72,16 +73,16 @@ func runRegistry(_ args: ArraySlice<String>) -> Never {
     }
     print(server.host)
     if let ca = server.caCertificatePath { print("ca=\(ca)") }
-    fflush(stdout)
+    fflush(nil)
     // SIGTERM/SIGINT write to a pipe the main thread waits on. A handler (unlike SIG_IGN) is
     // reset by exec, so the registry's supervisor still receives these signals.
     var fds: [Int32] = [-1, -1]
     guard pipe(&fds) == 0 else { fail("pipe(): \(String(cString: strerror(errno)))", code: 1) }
-    signalPipeWrite = fds[1]
+    signalPipeWrite.store(fds[1], ordering: .releasing)
     for sig in [SIGTERM, SIGINT] {
         signal(sig) { _ in
             var byte: UInt8 = 1
-            _ = write(signalPipeWrite, &byte, 1)
+            _ = write(signalPipeWrite.load(ordering: .acquiring), &byte, 1)
         }
     }
     // Exit, with the registry's log, if it dies on its own.
@@ -98,7 +99,9 @@ func runRegistry(_ args: ArraySlice<String>) -> Never {
     }
 }
 
-nonisolated(unsafe) var signalPipeWrite: Int32 = -1
+/// The write end of the signal pipe: stored once before the handlers are installed, read by
+/// them (a lock-free atomic load is async-signal-safe, a lock is not).
+let signalPipeWrite = Atomic<Int32>(-1)
 
 func runSeed(_ args: ArraySlice<String>) -> Never {
     let o = Options(args, valued: ["--registry", "--profile", "--creds", "--cert-dir", "--scale"], bare: ["--insecure"])
@@ -119,7 +122,7 @@ func runSeed(_ args: ArraySlice<String>) -> Never {
     do {
         try Fixtures.seed(profile, to: target, scale: scale) { pushed in
             print("\(pushed.repository):\(pushed.tag) \(pushed.digest)")
-            fflush(stdout)
+            fflush(nil)
         }
     } catch {
         fail("\(error)", code: 1)

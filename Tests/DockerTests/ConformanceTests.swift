@@ -4,6 +4,7 @@ import OCI
 import Reconcile
 import Registry
 import Store
+import Synchronization
 import Testing
 import TestSupport
 
@@ -63,11 +64,10 @@ final class StoreUnderTest {
     func image(_ digest: Digest) throws -> ObservedImage? { try store.observe().images.first { $0.digest == digest } }
 }
 
-final class EventLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [PullEvent] = []
-    func add(_ e: PullEvent) { lock.lock(); items.append(e); lock.unlock() }
-    var events: [PullEvent] { lock.lock(); defer { lock.unlock() }; return items }
+final class EventLog: Sendable {
+    private let items = Mutex<[PullEvent]>([])
+    func add(_ e: PullEvent) { items.withLock { $0.append(e) } }
+    var events: [PullEvent] { items.withLock { $0 } }
 }
 
 extension DockerSuite {

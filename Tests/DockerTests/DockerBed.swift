@@ -3,6 +3,7 @@ import OCI
 import Reconcile
 import Registry
 import Store
+import Synchronization
 import Testing
 import TestSupport
 #if canImport(Glibc)
@@ -13,32 +14,36 @@ import Glibc
 /// standard fixtures, and a private dockerd that trusts it. Tests that touch the engine run
 /// serialized (see `DockerSuite`) and begin with `freshEngine()`; each uses its own repository
 /// prefix in the registry, so pushes never collide.
-final class DockerBed: @unchecked Sendable {
+final class DockerBed: Sendable {
     let registry: RegistryServer
     let daemon: DockerDaemon
     let fixtures: StandardFixtures
     let startupSeconds: Double
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var instance: Result<DockerBed, Error>?
-    nonisolated(unsafe) private static var counter = 0
+    /// The outcome of starting the shared bed, once tried. Held locked while it starts, so
+    /// concurrent first callers wait for the one start.
+    private static let instance = Mutex<Result<DockerBed, any Error>?>(nil)
+    /// Repository prefixes handed out so far.
+    private static let counter = Atomic<Int>(0)
 
     /// The shared bed; the first call starts it. A failure to start is reported to every
     /// caller as a thrown error (a failing test, never a skip).
     static func shared() throws -> DockerBed {
-        lock.lock(); defer { lock.unlock() }
-        if instance == nil {
-            instance = Result { try DockerBed() }
-            if case .success = instance! {
-                // Stop dockerd cleanly at exit (before the registry's own atexit handler).
-                atexit { DockerBed.stopShared() }
+        try instance.withLock { instance in
+            if instance == nil {
+                let started = Result<DockerBed, any Error> { try DockerBed() }
+                instance = started
+                if case .success = started {
+                    // Stop dockerd cleanly at exit (before the registry's own atexit handler).
+                    atexit { DockerBed.stopShared() }
+                }
             }
+            return try instance!.get()
         }
-        return try instance!.get()
     }
 
     private static func stopShared() {
-        if case .success(let bed)? = instance {
+        if case .success(let bed)? = instance.withLock({ $0 }) {
             let started = Date()
             bed.daemon.stop()
             bed.registry.stop()
@@ -62,8 +67,7 @@ final class DockerBed: @unchecked Sendable {
 
     /// A repository prefix no other test uses (`t3/`).
     static func uniquePrefix(_ hint: String) -> String {
-        lock.lock(); defer { lock.unlock() }
-        counter += 1
+        let counter = Self.counter.add(1, ordering: .relaxed).newValue
         let clean = hint.lowercased().filter { $0.isLetter || $0.isNumber }
         return "t\(counter)\(clean.prefix(12))/"
     }

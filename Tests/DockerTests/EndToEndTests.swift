@@ -30,6 +30,7 @@ final class CLIRun {
 
     /// Runs berth with the engine selected by `--store docker` and `DOCKER_HOST`, berth's
     /// state under the scratch directory.
+    @discardableResult
     func berth(_ args: [String], check: Bool = true) throws -> RunResult {
         let env = bed.daemon.environment(["XDG_STATE_HOME": scratch.file("state").path, "HOME": scratch.url.path])
         return try Shell.run(path: berth, args, environment: env, timeout: 300, check: check)

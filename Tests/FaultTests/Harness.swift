@@ -2,6 +2,7 @@ import Foundation
 import OCI
 import Registry
 import Store
+import Synchronization
 import Testing
 import TestSupport
 import Transport
@@ -21,10 +22,10 @@ enum Bed {
 
     /// Total faults injected by every scenario of this process, for the suite's figures.
     static let tally = Tally()
-    final class Tally: @unchecked Sendable {
-        private let lock = NSLock()
-        private var faults = 0
-        func add(_ n: Int) -> Int { lock.lock(); defer { lock.unlock() }; faults += n; return faults }
+    final class Tally: Sendable {
+        private let faults = Atomic<Int>(0)
+        /// Adds `n`; the new total.
+        func add(_ n: Int) -> Int { faults.add(n, ordering: .relaxed).newValue }
     }
 }
 

@@ -5,7 +5,7 @@ import Render
 /// (cases ported from moby's api/types/filters/parse_test.go).
 @Suite struct FilterArgsTests {
     /// (flags, expected key → values)
-    static let parses: [([String], [String: [String]])] = [
+    static let parseCases: [([String], [String: [String]])] = [
         (["created=today", "image.name=ubuntu*", "image.name=*untu"],
          ["created": ["today"], "image.name": ["*untu", "ubuntu*"]]),
         (["label=com.example.vendor=ACME", "label=maintainer"], ["label": ["com.example.vendor=ACME", "maintainer"]]),
@@ -17,7 +17,7 @@ import Render
         ([], [:]),
     ]
 
-    @Test(arguments: parses)
+    @Test(arguments: parseCases)
     func parses(flags: [String], expected: [String: [String]]) throws {
         let args = try FilterArgs(parsing: flags)
         #expect(args.keys == expected.keys.sorted())

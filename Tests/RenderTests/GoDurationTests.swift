@@ -7,7 +7,7 @@ import Render
     static let ns: Int64 = 1, us: Int64 = 1_000, ms: Int64 = 1_000_000, s: Int64 = 1_000_000_000
     static let m: Int64 = 60 * s, h: Int64 = 60 * m
 
-    static let parses: [(String, Int64)] = [
+    static let parseCases: [(String, Int64)] = [
         ("0", 0), ("5s", 5 * s), ("30s", 30 * s), ("1478s", 1478 * s), ("-5s", -5 * s), ("+5s", 5 * s),
         ("-0", 0), ("+0", 0), ("5.0s", 5 * s), ("5.6s", 5 * s + 600 * ms), ("5.s", 5 * s), (".5s", 500 * ms),
         ("1.0s", s), ("1.00s", s), ("1.004s", s + 4 * ms), ("1.0040s", s + 4 * ms), ("100.00100s", 100 * s + ms),
@@ -23,7 +23,7 @@ import Render
         ("0.830103483285477580700h", 49 * m + 48 * s + 372_539_827), ("24h", 24 * h), ("1h30m", 90 * m), ("10m", 10 * m),
     ]
 
-    @Test(arguments: parses)
+    @Test(arguments: parseCases)
     func parses(text: String, nanoseconds: Int64) throws {
         #expect(try GoDuration(parsing: text).nanoseconds == nanoseconds)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 #if canImport(Glibc)
@@ -191,11 +192,11 @@ struct ConcurrencyTests {
         #expect(try Berth.run(["store", "init", "--store", store]).status == 0, "readers never create a store")
         let manifests = try [Array(refs.prefix(3)), Array(refs.suffix(3)), refs, [refs[1], refs[4]], Array(refs.prefix(4))]
             .enumerated().map { i, set in try setup("readers-\(i)", set, unlisted: "remove").manifest }
-        nonisolated(unsafe) let line = try Regex(#"^\S+:\S+\t(sha256:)?[0-9a-f]{12,64}\t[0-9.]+[kMG]?B$"#)
-
         let log = ReaderLog()
         let group = DispatchGroup()
         let lister = Thread {
+            // Built on the thread that uses it: a `Regex` is not `Sendable`.
+            let line = #/^\S+:\S+\t(sha256:)?[0-9a-f]{12,64}\t[0-9.]+[kMG]?B$/#
             while log.writing {
                 guard let r = try? Berth.run(["image", "ls", "--store", store, "--format", "{{.Repository}}:{{.Tag}}\t{{.ID}}\t{{.Size}}"], timeout: 60) else { log.note("image ls did not run"); continue }
                 log.count(list: true)
@@ -235,15 +236,17 @@ struct ConcurrencyTests {
 }
 
 /// What the reader threads saw, shared with the writer loop.
-private final class ReaderLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var isWriting = true
-    private var lists = 0, verifies = 0
-    private var problems: [String] = []
+private final class ReaderLog: Sendable {
+    private struct State {
+        var isWriting = true
+        var lists = 0, verifies = 0
+        var problems: [String] = []
+    }
+    private let state = Mutex(State())
 
-    var writing: Bool { lock.withLock { isWriting } }
-    func stop() { lock.withLock { isWriting = false } }
-    func note(_ problem: String) { lock.withLock { problems.append(problem) } }
-    func count(list: Bool) { lock.withLock { if list { lists += 1 } else { verifies += 1 } } }
-    var results: (lists: Int, verifies: Int, problems: [String]) { lock.withLock { (lists, verifies, problems) } }
+    var writing: Bool { state.withLock { $0.isWriting } }
+    func stop() { state.withLock { $0.isWriting = false } }
+    func note(_ problem: String) { state.withLock { $0.problems.append(problem) } }
+    func count(list: Bool) { state.withLock { if list { $0.lists += 1 } else { $0.verifies += 1 } } }
+    var results: (lists: Int, verifies: Int, problems: [String]) { state.withLock { ($0.lists, $0.verifies, $0.problems) } }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +14,7 @@ import Glibc
 /// that needs the engine fails (never skips) when it cannot start. `stop()`, `deinit`, an
 /// `atexit` handler and, if the test process dies abruptly, the `PeerProcess` supervisor stop it;
 /// `stop()` also detaches the data root's private bind mount and removes the directory.
-public final class DockerDaemon: @unchecked Sendable {
+public final class DockerDaemon: Sendable {
     /// `<dir>/docker.sock`; kept well under the 108-byte limit of unix socket paths.
     public let socketPath: String
     /// `unix://<socketPath>`: the `DOCKER_HOST` value.
@@ -24,11 +25,12 @@ public final class DockerDaemon: @unchecked Sendable {
     public let logPath: URL
     /// The engine ID `GET /info` reports (private to this daemon on dockerd 20.10, whose ID
     /// otherwise comes from the machine-wide /etc/docker/key.json).
-    public private(set) var engineID = ""
+    public let engineID: String
     /// Seconds from spawn to the first `/_ping` answer.
-    public private(set) var startupSeconds: Double = 0
+    public let startupSeconds: Double
 
-    private var process: PeerProcess?
+    /// The running dockerd; nil once stopped.
+    private let process: Mutex<PeerProcess?>
 
     /// Starts dockerd. `insecureRegistries`: `HOST:PORT`s the engine may reach over plain HTTP
     /// (loopback ones are insecure already; naming them is harmless).
@@ -38,6 +40,8 @@ public final class DockerDaemon: @unchecked Sendable {
         socketPath = directory.appendingPathComponent("docker.sock").path
         dataRoot = directory.appendingPathComponent("data", isDirectory: true)
         logPath = directory.appendingPathComponent("dockerd.log")
+        var started: PeerProcess?
+        var seconds: Double = 0
         do {
             var privateKey = true
             while true {
@@ -50,18 +54,18 @@ public final class DockerDaemon: @unchecked Sendable {
                             "--data-root", dataRoot.path,
                             "--exec-root", directory.appendingPathComponent("x").path,
                             "--pidfile", directory.appendingPathComponent("dockerd.pid").path,
-                            "-H", host,
+                            "-H", "unix://" + socketPath,
                             "--iptables=false", "--bridge=none", "--ip-masq=false",
                             "--log-level", "warn"]
                 for r in insecureRegistries { args += ["--insecure-registry", r] }
                 try? FileManager.default.removeItem(at: logPath)
-                let started = Date()
+                let spawned = Date()
                 let peer = try PeerProcess(name: name, executable: dockerd, arguments: args, stdout: logPath, stderr: logPath,
                                            pidFile: directory.appendingPathComponent("supervised.pid"), cleanupDirectory: directory)
                 switch DockerDaemon.waitForPing(peer, socket: socketPath, timeout: startTimeout) {
                 case .ready:
-                    process = peer
-                    startupSeconds = Date().timeIntervalSince(started)
+                    started = peer
+                    seconds = Date().timeIntervalSince(spawned)
                 case .exited where privateKey:
                     // A newer dockerd refuses the 20.10-only settings: start it plainly.
                     let log = (try? String(contentsOf: logPath, encoding: .utf8)) ?? ""
@@ -78,12 +82,18 @@ public final class DockerDaemon: @unchecked Sendable {
                 }
                 break
             }
-            let info = try api("/info")
+            let info = try DockerDaemon.api(socketPath: socketPath, "/info")
             engineID = ((try? JSONSerialization.jsonObject(with: Data(info.utf8))) as? [String: Any])?["ID"] as? String ?? ""
         } catch {
-            DockerDaemon.cleanUp(directory, dataRoot: dataRoot)
+            if let started {
+                DockerDaemon.shutDown(started, directory: directory, dataRoot: dataRoot)
+            } else {
+                DockerDaemon.cleanUp(directory, dataRoot: dataRoot)
+            }
             throw error
         }
+        startupSeconds = seconds
+        process = Mutex(started)
     }
 
     deinit { stop() }
@@ -91,8 +101,11 @@ public final class DockerDaemon: @unchecked Sendable {
     /// Stops dockerd (and with it its containerd), detaches the data root's bind mount and
     /// removes the directory. Idempotent.
     public func stop() {
-        guard let p = process else { return }
-        process = nil
+        guard let p = process.withLock({ $0.take() }) else { return }
+        DockerDaemon.shutDown(p, directory: directory, dataRoot: dataRoot)
+    }
+
+    private static func shutDown(_ p: PeerProcess, directory: URL, dataRoot: URL) {
         let containerd = (try? String(contentsOf: directory.appendingPathComponent("x/containerd/containerd.pid"), encoding: .utf8))
             .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         p.stop()
@@ -105,7 +118,7 @@ public final class DockerDaemon: @unchecked Sendable {
         DockerDaemon.cleanUp(directory, dataRoot: dataRoot)
     }
 
-    public var isRunning: Bool { process?.isRunning ?? false }
+    public var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
 
     /// dockerd's log so far.
     public var logText: String { (try? String(contentsOf: logPath, encoding: .utf8)) ?? "" }
@@ -134,6 +147,10 @@ public final class DockerDaemon: @unchecked Sendable {
     /// `GET path` on the engine socket (through the curl CLI), the body as text. Throws on a
     /// status ≥ 400.
     public func api(_ path: String, method: String = "GET") throws -> String {
+        try DockerDaemon.api(socketPath: socketPath, path, method: method)
+    }
+
+    private static func api(socketPath: String, _ path: String, method: String = "GET") throws -> String {
         let r = try Shell.run(.curl, ["-sS", "--unix-socket", socketPath, "-X", method, "-w", "\n%{http_code}", "--max-time", "60",
                                       "http://docker" + path], timeout: 90)
         var lines = r.stdoutText.split(separator: "\n", omittingEmptySubsequences: false)

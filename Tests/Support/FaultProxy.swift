@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +19,7 @@ import Glibc
 ///   registry's storage directory, and its requests are recorded separately.
 /// - Anything that is not an HTTP request (berth's first HTTPS probe of a loopback registry)
 ///   is answered by closing the connection, which makes berth fall back to plain HTTP.
-public final class FaultProxy: @unchecked Sendable {
+public final class FaultProxy: Sendable {
     /// How a throttling answer says when to come back.
     public enum RetryAfter: Sendable {
         case seconds(Int)
@@ -352,7 +353,7 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     /// What the handler threads share: no reference to the `FaultProxy`, so dropping it stops everything.
-    private struct Context: @unchecked Sendable {
+    private struct Context: Sendable {
         let upstreamPort: UInt16
         let storageRoot: URL
         let otherHost: String
@@ -538,13 +539,13 @@ public final class FaultProxy: @unchecked Sendable {
     }
 }
 
-private struct ActiveRule {
+private struct ActiveRule: Sendable {
     let rule: FaultProxy.Rule
     var left: Int
 }
 
-/// The proxy's mutable state, behind one lock.
-private final class ProxyState: @unchecked Sendable {
+/// The proxy's mutable state, every field under one `Mutex`.
+private final class ProxyState: Sendable {
     struct Values {
         var rules: [ActiveRule] = []
         var proxyLog: [FaultProxy.Request] = []
@@ -555,11 +556,10 @@ private final class ProxyState: @unchecked Sendable {
         var connections = Set<Int32>()
         var threads = 0
     }
-    private let lock = NSLock()
-    private var values = Values()
+    private let values = Mutex(Values())
 
-    func read<T>(_ body: (Values) -> T) -> T { lock.lock(); defer { lock.unlock() }; return body(values) }
-    func write<T>(_ body: (inout Values) -> T) -> T { lock.lock(); defer { lock.unlock() }; return body(&values) }
+    func read<T: Sendable>(_ body: (Values) -> T) -> T { values.withLock { body($0) } }
+    func write<T: Sendable>(_ body: (inout Values) -> T) -> T { values.withLock { body(&$0) } }
     var isStopped: Bool { read { $0.stopped } }
     func markStopped() -> Bool { write { v in defer { v.stopped = true }; return !v.stopped } }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,7 +10,7 @@ import Glibc
 /// holds the only write end (close-on-exec, so no other child inherits it). When the test
 /// process exits for any reason, SIGKILL included, the pipe reaches EOF and the supervisor
 /// kills the peer. `stop()`, `deinit` and an `atexit` handler stop it earlier and explicitly.
-final class PeerProcess {
+final class PeerProcess: Sendable {
     /// The supervisor: `$1` is the pid file, `$2` a directory to remove when the lifeline breaks
     /// (or ""), the rest is the command. It exits when the peer exits (with the peer's status),
     /// and kills the peer on SIGTERM/SIGINT/SIGHUP or when the lifeline (its stdin) closes.
@@ -39,9 +40,9 @@ final class PeerProcess {
     let name: String
     private let process = Process()
     private let exited = DispatchSemaphore(value: 0)
-    private var lifelineWrite: Int32 = -1
     private let pidFile: URL
-    private var stopped = false
+    /// The lifeline's write end (-1 once closed) and whether `stop()` has begun.
+    private let lifeline: Mutex<(writeEnd: Int32, stopped: Bool)>
 
     /// Starts `executable arguments` with stdout and stderr written to the given files.
     /// `cleanupDirectory` is removed by the supervisor if this process dies without `stop()`.
@@ -58,7 +59,7 @@ final class PeerProcess {
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         let readEnd = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
-        lifelineWrite = fds[1]
+        lifeline = Mutex((writeEnd: fds[1], stopped: false))
         process.executableURL = URL(fileURLWithPath: try Tool.sh.path())
         process.arguments = ["-c", PeerProcess.supervisorScript, "berth-peer-\(name)", pidFile.path,
                              cleanupDirectory?.path ?? "", executable] + arguments
@@ -68,7 +69,7 @@ final class PeerProcess {
         let exited = self.exited
         process.terminationHandler = { _ in exited.signal() }
         do { try PeerProcess.runWithCleanSignalMask(process) } catch {
-            close(lifelineWrite)
+            closeLifeline()
             throw TestBedError("cannot start \(name) (\(executable)): \(error)")
         }
         try? readEnd.close()
@@ -81,19 +82,18 @@ final class PeerProcess {
     /// thread's signal mask, and threads of the Swift concurrency pool block nearly every
     /// signal: a shell started from there never sees SIGCHLD or SIGTERM, so `wait` hangs.
     private static func runWithCleanSignalMask(_ process: Process) throws {
-        final class Outcome: @unchecked Sendable { var error: Error? }
-        let outcome = Outcome()
+        let failure = Locked<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
             var none = sigset_t()
             sigemptyset(&none)
             pthread_sigmask(SIG_SETMASK, &none, nil)
-            do { try process.run() } catch { outcome.error = error }
+            do { try process.run() } catch { failure.withLock { $0 = error } }
             done.signal()
         }
         thread.start()
         done.wait()
-        if let error = outcome.error { throw error }
+        if let error = failure.value { throw error }
     }
 
     var isRunning: Bool { process.isRunning }
@@ -108,14 +108,13 @@ final class PeerProcess {
     /// Stops the peer and waits for it: SIGTERM through the supervisor, SIGKILL after 5s.
     /// Idempotent.
     func stop() {
-        guard !stopped else { return }
-        stopped = true
+        guard lifeline.withLock({ state in defer { state.stopped = true }; return !state.stopped }) else { return }
         let supervisor = process.processIdentifier
         // SIGTERM first: the supervisor kills the peer and exits before the watcher, woken by
         // the closed lifeline, could remove the cleanup directory under the caller's feet.
         if process.isRunning { kill(supervisor, SIGTERM) }
         let quick = exited.wait(timeout: .now() + 5)
-        if lifelineWrite >= 0 { close(lifelineWrite); lifelineWrite = -1 }
+        closeLifeline()
         if quick == .timedOut {
             if let pid = peerPID { kill(pid, SIGKILL) }
             kill(supervisor, SIGKILL)
@@ -124,25 +123,28 @@ final class PeerProcess {
         PeerProcess.untrack(supervisor)
     }
 
+    /// Closes the lifeline's write end once; the supervisor's watcher then kills the peer.
+    private func closeLifeline() {
+        let fd = lifeline.withLock { state in defer { state.writeEnd = -1 }; return state.writeEnd }
+        if fd >= 0 { close(fd) }
+    }
+
     // MARK: - atexit safety net
 
-    nonisolated(unsafe) private static var tracked = Set<Int32>()
-    private static let lock = NSLock()
+    /// Supervisor pids started and not yet stopped, for the `atexit` handler.
+    private static let tracked = Mutex<Set<Int32>>([])
     private static let installAtExit: Void = {
         atexit {
-            PeerProcess.lock.lock()
-            let pids = PeerProcess.tracked
-            PeerProcess.tracked.removeAll()
-            PeerProcess.lock.unlock()
+            let pids = PeerProcess.tracked.withLock { pids in defer { pids.removeAll() }; return pids }
             for pid in pids { kill(pid, SIGTERM) }
         }
     }()
 
     private static func track(_ pid: Int32) {
         _ = installAtExit
-        lock.lock(); tracked.insert(pid); lock.unlock()
+        _ = tracked.withLock { $0.insert(pid) }
     }
     private static func untrack(_ pid: Int32) {
-        lock.lock(); tracked.remove(pid); lock.unlock()
+        _ = tracked.withLock { $0.remove(pid) }
     }
 }

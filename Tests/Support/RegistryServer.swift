@@ -1,8 +1,9 @@
 import Foundation
 import OCI
+import Synchronization
 
 /// How a test registry authenticates clients.
-public enum RegistryAuth {
+public enum RegistryAuth: Sendable {
     case none
     /// HTTP Basic against an htpasswd file (bcrypt) holding this one user.
     case htpasswd(user: String, password: String)
@@ -14,7 +15,7 @@ public enum RegistryAuth {
 /// storage in a private directory. `init` returns once `GET /v2/` answers (200, or 401 for the
 /// auth variants). The process is stopped by `stop()`, `deinit`, an `atexit` handler, and, if
 /// the test process dies abruptly, by its supervisor (see `PeerProcess`).
-public final class RegistryServer {
+public final class RegistryServer: Sendable {
     public static let tokenService = TokenServer.defaultService
     public static let tokenIssuer = TokenServer.issuer
 
@@ -36,7 +37,8 @@ public final class RegistryServer {
 
     private let workDirectory: TempDirectory
     private let ownsStorage: Bool
-    private var process: PeerProcess?
+    /// The running registry; nil once stopped.
+    private let process: Mutex<PeerProcess?>
 
     /// Starts the registry. `storageDirectory`: keep blobs there (created if needed, never removed);
     /// by default a temp directory removed by `stop()`. `port`: a fixed port instead of a free one.
@@ -97,6 +99,7 @@ public final class RegistryServer {
 
             var attempt = 0
             var chosen: UInt16 = 0
+            var started: PeerProcess?
             while true {
                 attempt += 1
                 chosen = try fixedPort ?? freeLoopbackPort()
@@ -136,7 +139,7 @@ public final class RegistryServer {
                                                                     caCertificate: caCertificatePath, log: logPath)
                 switch outcome {
                 case .ready:
-                    process = peer
+                    started = peer
                 case .bindFailed where fixedPort == nil && attempt < 6:
                     peer.stop()
                     continue
@@ -152,6 +155,7 @@ public final class RegistryServer {
             }
             port = chosen
             host = "127.0.0.1:\(chosen)"
+            process = Mutex(started)
         } catch {
             work.remove()
             throw error
@@ -162,14 +166,13 @@ public final class RegistryServer {
 
     /// Kills the registry and removes its temp directories (the storage too, unless it was given). Idempotent.
     public func stop() {
-        guard let p = process else { return }
-        process = nil
+        guard let p = process.withLock({ $0.take() }) else { return }
         p.stop()
         if ownsStorage { try? FileManager.default.removeItem(at: rootDirectory) }
         workDirectory.remove()
     }
 
-    public var isRunning: Bool { process?.isRunning ?? false }
+    public var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
     /// `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`.
     public var baseURL: String { "\(tls ? "https" : "http")://\(host)" }
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import OCI
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,7 @@ import Glibc
 /// Grants: a known user (HTTP Basic) gets every action it asks for; a wrong password or an
 /// unknown user gets 401; an anonymous caller gets `pull` only, and only when
 /// `allowAnonymousPull` (otherwise a token without access, as Docker Hub does).
-public final class TokenServer: @unchecked Sendable {
+public final class TokenServer: Sendable {
     /// One request as the server saw it, in arrival order.
     public struct Request: Sendable {
         public let method: String
@@ -47,11 +48,11 @@ public final class TokenServer: @unchecked Sendable {
 
     private let directory: TempDirectory
     private let certificateURL: URL
-    private let signingKey: P256.Signing.PrivateKey
+    /// The signing key's raw scalar: swift-crypto 3's key types are not `Sendable`, its bytes are.
+    private let signingKeyRaw: Data
     private let certificateDERBase64: String
     private let state = State()
     private let listenFD: Int32
-    private let acceptThread: Thread
 
     public init(users: [String: String] = [:], tokenLifetime: Int = 300, allowAnonymousPull: Bool = true) throws {
         self.users = users
@@ -61,7 +62,7 @@ public final class TokenServer: @unchecked Sendable {
         do {
             let (crt, key) = try Certificates.makeSigningCertificate(in: directory.url, commonName: "berth test token signer")
             certificateURL = crt
-            signingKey = try P256.Signing.PrivateKey(pemRepresentation: try String(contentsOf: key, encoding: .utf8))
+            signingKeyRaw = try P256.Signing.PrivateKey(pemRepresentation: try String(contentsOf: key, encoding: .utf8)).rawRepresentation
             certificateDERBase64 = try Certificates.derOfFirstCertificate(pem: try String(contentsOf: crt, encoding: .utf8)).base64EncodedString()
             (listenFD, port) = try TokenServer.listen()
         } catch {
@@ -69,9 +70,9 @@ public final class TokenServer: @unchecked Sendable {
             throw error
         }
         let context = Context(users: users, tokenLifetime: tokenLifetime, allowAnonymousPull: allowAnonymousPull,
-                              signingKey: signingKey, x5c: certificateDERBase64, state: state)
+                              signingKeyRaw: signingKeyRaw, x5c: certificateDERBase64, state: state)
         let fd = listenFD
-        acceptThread = Thread { TokenServer.acceptLoop(fd: fd, context: context) }
+        let acceptThread = Thread { TokenServer.acceptLoop(fd: fd, context: context) }
         acceptThread.name = "berth-token-server"
         acceptThread.start()
     }
@@ -198,8 +199,8 @@ struct RawRequest {
     let body: Data
 }
 
-/// Shared mutable state of a token server, guarded by one lock.
-private final class State: @unchecked Sendable {
+/// Shared mutable state of a token server, every field under one `Mutex`.
+private final class State: Sendable {
     struct Values {
         var issued = 0
         var requests: [TokenServer.Request] = []
@@ -207,12 +208,11 @@ private final class State: @unchecked Sendable {
         var expiredTokens = 0
         var stopped = false
     }
-    private let lock = NSLock()
-    private var values = Values()
+    private let values = Mutex(Values())
     private let loopExited = DispatchSemaphore(value: 0)
 
-    func read<T>(_ body: (Values) -> T) -> T { lock.lock(); defer { lock.unlock() }; return body(values) }
-    func write<T>(_ body: (inout Values) -> T) -> T { lock.lock(); defer { lock.unlock() }; return body(&values) }
+    func read<T: Sendable>(_ body: (Values) -> T) -> T { values.withLock { body($0) } }
+    func write<T: Sendable>(_ body: (inout Values) -> T) -> T { values.withLock { body(&$0) } }
     var isStopped: Bool { read { $0.stopped } }
     /// True the first time only.
     func markStopped() -> Bool { write { v in defer { v.stopped = true }; return !v.stopped } }
@@ -222,11 +222,11 @@ private final class State: @unchecked Sendable {
 
 /// Everything the request handler needs; holds no reference to the `TokenServer`, so
 /// dropping the server runs its `deinit` and stops the thread.
-private struct Context: @unchecked Sendable {
+private struct Context: Sendable {
     let users: [String: String]
     let tokenLifetime: Int
     let allowAnonymousPull: Bool
-    let signingKey: P256.Signing.PrivateKey
+    let signingKeyRaw: Data
     let x5c: String
     let state: State
 
@@ -332,6 +332,7 @@ private struct Context: @unchecked Sendable {
         let h = base64URL(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes]))
         let c = base64URL(try JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys, .withoutEscapingSlashes]))
         let signingInput = Data("\(h).\(c)".utf8)
+        let signingKey = try P256.Signing.PrivateKey(rawRepresentation: signingKeyRaw)
         let signature = try signingKey.signature(for: signingInput)
         return "\(h).\(c).\(base64URL(signature.rawRepresentation))"
     }

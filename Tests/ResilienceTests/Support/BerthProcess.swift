@@ -1,10 +1,12 @@
 import Foundation
+import Synchronization
 import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 
-nonisolated(unsafe) private var homeToRemove: String?
+/// The private HOME's path once made, for the `atexit` handler that removes it.
+private let homeToRemove = Mutex<String?>(nil)
 
 /// The `berth` executable of this build, run as a user or cron runs it.
 enum Berth {
@@ -32,8 +34,8 @@ enum Berth {
     /// Removed when the test process exits.
     static let home: TempDirectory = {
         let dir = try! TempDirectory(prefix: "berth-resilience-home")
-        homeToRemove = dir.path
-        atexit { if let path = homeToRemove { try? FileManager.default.removeItem(atPath: path) } }
+        homeToRemove.withLock { $0 = dir.path }
+        atexit { if let path = homeToRemove.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: path) } }
         return dir
     }()
 
@@ -53,14 +55,14 @@ enum Berth {
 
 /// A berth process running in the background, its output going to files. Ended (SIGKILL) by
 /// `deinit` if still alive, so a failing test leaves nothing behind.
-final class BerthProcess: @unchecked Sendable {
+final class BerthProcess: Sendable {
     let arguments: [String]
     let pid: Int32
     private let process = Process()
     private let exited = DispatchSemaphore(value: 0)
     private let dir: TempDirectory
-    private let lock = NSLock()
-    private var finished = false
+    /// Whether `wait` has seen the exit (the semaphore is signalled once only).
+    private let finished = Mutex(false)
 
     init(_ arguments: [String], env: [String: String] = [:]) throws {
         self.arguments = arguments
@@ -90,8 +92,7 @@ final class BerthProcess: @unchecked Sendable {
     }
 
     var isRunning: Bool {
-        lock.lock(); defer { lock.unlock() }
-        return !finished && process.isRunning
+        finished.withLock { !$0 && process.isRunning }
     }
 
     /// Sends `signal`; false when the process had already exited.
@@ -103,11 +104,9 @@ final class BerthProcess: @unchecked Sendable {
 
     /// Waits for the exit; the exit status (or the signal number, see `killedBySignal`), nil on timeout.
     func wait(timeout: TimeInterval = 120) -> Int32? {
-        lock.lock()
-        if finished { lock.unlock(); return process.terminationStatus }
-        lock.unlock()
+        if finished.withLock({ $0 }) { return process.terminationStatus }
         guard exited.wait(timeout: .now() + timeout) == .success else { return nil }
-        lock.lock(); finished = true; lock.unlock()
+        finished.withLock { $0 = true }
         return process.terminationStatus
     }
 

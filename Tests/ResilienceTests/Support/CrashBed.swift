@@ -1,14 +1,16 @@
 import Foundation
 import OCI
+import Synchronization
 import TestSupport
 
-nonisolated(unsafe) private var sharedRegistry: RegistryServer?
+/// The shared registry once started, for the `atexit` handler that stops it.
+private let sharedRegistry = Mutex<RegistryServer?>(nil)
 
 /// One real registry holding six OCI images with shared layers, about 8 MB of blobs that do
 /// not compress (so a pull takes a measurable while): a 2.5 MB base under all six, a 1.5 MB
 /// middle layer shared by three of them, and a 400 KB top layer each. Built once per test
 /// process and shared by the crash and concurrency suites (they only read the registry).
-final class CrashBed: @unchecked Sendable {
+final class CrashBed: Sendable {
     struct Pushed: Sendable {
         /// `127.0.0.1:PORT/crash/app-N:v1`, as berth writes it into index.json.
         let reference: String
@@ -24,11 +26,12 @@ final class CrashBed: @unchecked Sendable {
     static func shared() throws -> CrashBed { try made.get() }
 
     private init() throws {
-        registry = try RegistryServer(name: "resilience")
+        let registry = try RegistryServer(name: "resilience")
+        self.registry = registry
         // Shared for the whole process, so never deinitialized: stop it (and remove its
         // storage) at exit.
-        sharedRegistry = registry
-        atexit { sharedRegistry?.stop() }
+        sharedRegistry.withLock { $0 = registry }
+        atexit { sharedRegistry.withLock { $0 }?.stop() }
         func random(_ bytes: Int, _ seed: UInt64, _ dir: String, files: Int) throws -> BuiltLayer {
             try FixtureLayer.generated(totalBytes: bytes, files: files, seed: seed, style: .random, directory: dir).build()
         }

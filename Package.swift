@@ -18,6 +18,8 @@ let package = Package(
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CISAL", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
 
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -28,7 +30,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Store", dependencies: [
-            "OCI", "Registry", "Transport", "CZlib",
+            "OCI", "Registry", "Transport", "CZlib", "CISAL", "CZstd",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The desired state: the YAML manifest, its schema and validation (pure, no I/O but reading the file).
@@ -56,7 +58,7 @@ let package = Package(
         .testTarget(name: "RenderTests", dependencies: ["Render"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "ImageSetTests", dependencies: ["ImageSet", "OCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Pure parts of Transport/Registry/Store: parsers, index edits, tar and gzip streams.
-        .testTarget(name: "UnitTests", dependencies: ["Registry", "Store", "Transport", "OCI", "CZlib"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "UnitTests", dependencies: ["Registry", "Store", "Transport", "OCI", "CZlib", "CZstd"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "IntegrationTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport", "BerthCLI", "Reconcile"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport", "OCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // One store conformance suite over the embedded layout and a real dockerd; end-to-end CLI runs.

@@ -2,10 +2,11 @@ import CZlib
 import Foundation
 import OCI
 
-/// Streaming gzip inflater. Handles multi-member gzip streams (pigz, concatenated layers).
-final class GzipInflater {
+/// Streaming gzip inflater through zlib (the fallback to igzip). Handles multi-member gzip
+/// streams (pigz, concatenated layers).
+final class GzipInflater: LayerDecompressor {
     private var stream = z_stream()
-    private var buffer = [UInt8](repeating: 0, count: 256 << 10)
+    private var buffer = [UInt8](repeating: 0, count: Decompressors.bufferSize)
     private(set) var finished = false
     private var initialized = false
 
@@ -177,18 +178,18 @@ public struct LayerFacts: Codable, Sendable, Equatable {
     public var fileBytes: Int64?
 }
 
-/// Sees a layer's compressed bytes go by, and learns its diff_id and sizes: inflates gzip on
-/// the fly, digests the tar stream, and sums file sizes from tar headers.
+/// Sees a layer's compressed bytes go by, and learns its diff_id and sizes: decompresses gzip
+/// or zstd on the fly, digests the tar stream, and sums file sizes from tar headers.
 final class LayerInspector {
     let compression: MediaType.LayerCompression
-    private var inflater: GzipInflater?
+    private var inflater: LayerDecompressor?
     private var diff = StreamDigester()
     private var counter = TarSizeCounter()
     private var uncompressed: Int64 = 0
 
     init(mediaType: String) throws {
         compression = MediaType.layerCompression(mediaType)
-        if compression == .gzip { inflater = try GzipInflater() }
+        inflater = try Decompressors.make(for: compression)
     }
 
     func reset() throws {
@@ -200,7 +201,7 @@ final class LayerInspector {
 
     func feed(_ chunk: UnsafeRawBufferPointer) throws {
         switch compression {
-        case .gzip:
+        case .gzip, .zstd:
             try inflater!.feed(chunk) { out in
                 diff.update(out)
                 counter.feed(out)
@@ -210,20 +211,20 @@ final class LayerInspector {
             diff.update(chunk)
             counter.feed(chunk)
             uncompressed += Int64(chunk.count)
-        case .zstd, .unknown:
+        case .unknown:
             break
         }
     }
 
-    /// The facts, or nil when the compression is one berth cannot inspect (zstd).
+    /// The facts, or nil when the compression is one berth cannot inspect.
     func finish(layer: Digest) throws -> LayerFacts? {
         switch compression {
-        case .gzip:
+        case .gzip, .zstd:
             guard inflater!.finished else { throw LayerError.truncated(layer: layer) }
             fallthrough
         case .none:
             return LayerFacts(diffID: diff.finalize(), uncompressedSize: uncompressed, fileBytes: counter.fileBytes)
-        case .zstd, .unknown:
+        case .unknown:
             return nil
         }
     }

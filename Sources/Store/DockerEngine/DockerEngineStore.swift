@@ -79,6 +79,8 @@ public final class DockerEngineStore: Sendable {
         var layers: [Digest: [BlobRef]] = [:]
         var platforms: [Digest: Platform] = [:]
         var reclaimed: Int64 = 0
+        /// Layers whose download a pull of this process already counted.
+        var attributedLayers = Set<Digest>()
     }
     private let caches = Mutex(Caches())
 
@@ -365,7 +367,11 @@ public final class DockerEngineStore: Sendable {
                                             at: now, cause: cause, run: run))
             return oldDigest
         }
-        let layerBytes = image.layers.filter { downloadedLayers.contains($0.digest) }.reduce(Int64(0)) { $0 + $1.size }
+        // dockerd shares one download among concurrent pulls of a layer and reports it complete
+        // to each: the bytes go to the first pull that reports it, once per process.
+        let mine = caches.withLock { c in downloadedLayers.filter { c.attributedLayers.insert($0).inserted } }
+        var seenLayers = Set<Digest>()
+        let layerBytes = image.layers.filter { mine.contains($0.digest) && seenLayers.insert($0.digest).inserted }.reduce(Int64(0)) { $0 + $1.size }
         let metadata: Int64 = existedBefore ? 0 : Int64(fetched.data.count) + image.config.size
         return PullResult(reference: ref, manifest: fetched.digest, sourceManifest: fetched.digest, imageID: id, pulledDigest: top,
                           upToDate: upToDate && previous == id, bytesDownloaded: layerBytes + metadata,

@@ -88,7 +88,7 @@ extension LayoutStore {
                 for t in img.tags {
                     state.ledger.append(LedgerEntry(image: img.digest, imageID: img.id, reference: t.description, movedTo: nil, at: now, cause: cause, run: run))
                 }
-                index.remove(img.digest)
+                index.remove(img.entry)
                 state.images[img.digest.description] = nil
             }
         }

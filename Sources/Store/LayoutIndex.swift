@@ -40,11 +40,15 @@ public struct LayoutIndex: Sendable {
         return Reference(domain: Reference.dockerHubDomain, path: name.contains("/") ? name : "library/" + name, tag: nil, digest: nil)
     }
 
-    /// Whether an entry named `name` carries `ref`.
+    /// Whether an entry named `name` carries `ref`. A reference with a digest is a platform
+    /// image of a multi-platform entry (`StoredImage` names them `NAME@platform-digest`): it is
+    /// carried by the entry named NAME.
     static func names(_ name: String?, _ ref: Reference) -> Bool {
         guard let name else { return false }
         if name == ref.description { return true }
-        return ref.tag == nil && reference(forRefName: name) == ref
+        guard let r = reference(forRefName: name) else { return false }
+        if ref.digest != nil { return r == Reference(domain: ref.domain, path: ref.path, tag: ref.tag, digest: nil) }
+        return ref.tag == nil && r == ref
     }
 
     /// The image each reference names, and the references of each image.

@@ -49,7 +49,7 @@ extension LayoutStore: ImageStore {
         let (config, _) = try readConfig(image.id)
         let record = try readState().record(image.digest)
         // A record rebuilt by repair does not know where the image came from.
-        if record?.rebuiltAt != nil { return ImageDetails(config: config, sourceManifest: record?.sourceManifest) }
+        if record?.source.isEmpty == true { return ImageDetails(config: config, sourceManifest: record?.sourceManifest) }
         return ImageDetails(config: config, source: record?.source, pulledAt: record?.pulledAt, sourceManifest: record?.sourceManifest)
     }
 

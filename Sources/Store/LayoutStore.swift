@@ -124,6 +124,8 @@ public final class LayoutStore: Sendable {
     /// Takes the store's writer lock and sweeps ingest leftovers (they can only belong to a
     /// writer that died, since we now hold the lock).
     public func lock(timeout: Double = 0) throws -> StoreLock {
+        // A layout another tool made has no berth/ yet: the writer about to lock makes it.
+        if !FileManager.default.fileExists(atPath: ingestDir.path) { try LayoutStore.makeDirectory(ingestDir) }
         let l = try StoreLock(path: berthDir.appendingPathComponent("lock").path, timeout: timeout)
         sweepIngest()
         return l
@@ -236,8 +238,12 @@ public final class LayoutStore: Sendable {
     /// lists) holds one image per platform manifest in it: each is listed as its own image,
     /// and the entry's ref name applies to every one of them — the name denotes the index,
     /// and the index is all of its platforms, as docker's containerd image store lists a
-    /// multi-platform name. None of them is dangling while the entry is named. Removing one
-    /// of them removes the entry (see `StoredImage.entry`). Entries of other media types
+    /// multi-platform name. Each carries it as `NAME@<its manifest digest>` (in berth's model
+    /// a reference names one image): `image ls` shows REPOSITORY and TAG of NAME on a row per
+    /// platform, and a desired `NAME` (no digest) is not satisfied by them — berth stores
+    /// single-platform images, so `apply` pulls the platform it wants and moves the name onto
+    /// it. None of them is dangling while the entry is named. Removing one of them removes
+    /// the entry (see `StoredImage.entry`). Entries of other media types
     /// (artifacts, signatures) are not images: they are not listed, and nothing berth does
     /// removes them.
     ///
@@ -266,7 +272,10 @@ public final class LayoutStore: Sendable {
         for d in index.manifests {
             let tag = d.refName.flatMap(LayoutIndex.reference(forRefName:))
             if MediaType.isIndex(d.mediaType) || (d.mediaType.isEmpty && state.record(d.digest) == nil && isIndexBlob(d.digest)) {
-                for child in platformImages(of: d) { add(child, tag: tag, entry: d.digest, parent: plain(d)) }
+                for child in platformImages(of: d) {
+                    let named = tag.map { Reference(domain: $0.domain, path: $0.path, tag: $0.tag, digest: child.digest) }
+                    add(child, tag: named, entry: d.digest, parent: plain(d))
+                }
             } else if MediaType.isImageManifest(d.mediaType) || d.mediaType.isEmpty {
                 add(d, tag: tag, entry: d.digest, parent: nil)
             }

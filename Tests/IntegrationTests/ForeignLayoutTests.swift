@@ -110,6 +110,30 @@ final class ForeignLayoutTests {
         #expect(ls.stdoutText.contains("latest") && ls.stdoutText.contains("multi"), "\(ls.stdoutText)")
     }
 
+    /// A bare ref name is found as written (not as `latest:latest`): tag and rmi work on it,
+    /// and rmi of the multi-platform entry's image removes the entry.
+    @Test func tagAndRemoveByBareName() throws {
+        try makeSkopeoLayout()
+        let tag = try berth(["image", "tag", "latest", "\(h)/fx/copy:1"])
+        #expect(tag.status == 0, "\(tag.stderrText)")
+        let rmi = try berth(["rmi", "latest"])
+        #expect(rmi.status == 0, "\(rmi.stderrText)")
+        #expect(rmi.stdoutText.contains("Untagged: latest"), "\(rmi.stdoutText)")
+        let got = try rows().map { $0.split(separator: "|").prefix(3).joined(separator: "|") }
+        #expect(got.contains("\(h)/fx/copy|1|\(fixtures.labeled.configDigest.short)"), "\(got)")
+        #expect(!got.contains { $0.hasPrefix("latest|") }, "\(got)")
+        #expect(try skopeo(["inspect", "oci:\(store):\(h)/fx/copy:1"]).status == 0)
+
+        let arm = try #require(fixtures.multiPlatform.images.first { $0.platform.architecture == "arm64" })
+        let rm = try berth(["rmi", arm.configDigest.short])
+        #expect(rm.status == 0, "\(rm.stderrText)")
+        let left = try rows()
+        #expect(!left.contains { $0.hasPrefix("multi|") }, "\(left)")
+        let index = try String(contentsOfFile: store + "/index.json", encoding: .utf8)
+        #expect(!index.contains("\"multi\""), "\(index)")
+        #expect(try berth(["store", "verify"]).status == 0)
+    }
+
     /// Repair of a layout with one corrupt layer: only the image that needs it goes, and the
     /// report names exactly the blob and the image.
     @Test func repairRemovesOnlyWhatFails() throws {

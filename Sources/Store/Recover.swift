@@ -28,7 +28,9 @@ extension LayoutStore {
     /// The damaged berth files (`index.json`, `berth/state.json`) with why, without changing anything.
     func damagedFiles() -> [(path: String, reason: String)] {
         var out: [(String, String)] = []
-        do { _ = try readIndex() } catch let StoreError.corrupt(path, reason) { out.append((path, reason)) } catch {}
+        do { _ = try readIndex() } catch let StoreError.corrupt(path, reason) { out.append((path, reason)) } catch let StoreError.io(path, e) where e == ENOENT {
+            out.append((path, "the file is missing"))
+        } catch {}
         do { _ = try readState() } catch let StoreError.corrupt(path, reason) { out.append((path, reason)) } catch {}
         return out
     }

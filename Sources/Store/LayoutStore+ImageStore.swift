@@ -32,6 +32,7 @@ extension LayoutStore: ImageStore {
         }
         let images = try images(index: index, state: state).map { img -> ObservedImage in
             var blobs = [BlobRef(digest: img.manifest.digest, size: img.manifest.size)]
+            if let parent = img.parentIndex { blobs.insert(BlobRef(digest: parent.digest, size: parent.size), at: 0) }
             if var cfg = img.config {
                 if cfg.size == 0 { cfg.size = blobSize(cfg.digest) ?? 0 }
                 blobs.append(cfg)
@@ -47,6 +48,8 @@ extension LayoutStore: ImageStore {
     public func details(of image: ObservedImage) throws -> ImageDetails {
         let (config, _) = try readConfig(image.id)
         let record = try readState().record(image.digest)
+        // A record rebuilt by repair does not know where the image came from.
+        if record?.source.isEmpty == true { return ImageDetails(config: config, sourceManifest: record?.sourceManifest) }
         return ImageDetails(config: config, source: record?.source, pulledAt: record?.pulledAt, sourceManifest: record?.sourceManifest)
     }
 
@@ -69,16 +72,19 @@ extension LayoutStore: ImageStore {
     public func untag(_ ref: Reference, cause: String, run: String?) throws {
         let now = Date()
         try update { index, state in
+            let name = index.image(tagged: ref)?.refName ?? ref.description
             guard let d = index.untag(ref) else { return }
-            state.ledger.append(LedgerEntry(image: d, imageID: state.record(d)?.configDigest ?? d, reference: ref.description,
+            state.ledger.append(LedgerEntry(image: d, imageID: state.record(d)?.configDigest ?? d, reference: name,
                                             movedTo: nil, at: now, cause: cause, run: run))
         }
     }
 
     public func removeImage(_ digest: Digest, run: String?) throws -> Bool {
         try update { index, state in
-            guard index.tags(of: digest).isEmpty else { return false }
-            index.remove(digest)
+            // A platform image of a multi-platform entry goes with its entry.
+            guard let entry = entry(holding: digest, in: index) else { return true }
+            guard index.tags(of: entry).isEmpty else { return false }
+            index.remove(entry)
             state.images[digest.description] = nil
             return true
         }

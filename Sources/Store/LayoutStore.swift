@@ -16,6 +16,13 @@ public struct StoredImage: Sendable {
     /// another tool wrote: skopeo, umoci, podman).
     public var derived: DerivedFacts?
 
+    /// The `index.json` entry that holds the image: its own digest, or for a platform image
+    /// of a multi-platform entry, that entry's (index) digest. Removing the image removes
+    /// this entry; tags are edited on it.
+    public var entry: Digest
+    /// The index the image was found in, when it is a platform image of a multi-platform entry.
+    public var parentIndex: Descriptor?
+
     public struct DerivedFacts: Sendable {
         public var config: Descriptor
         public var created: Date?
@@ -117,6 +124,8 @@ public final class LayoutStore: Sendable {
     /// Takes the store's writer lock and sweeps ingest leftovers (they can only belong to a
     /// writer that died, since we now hold the lock).
     public func lock(timeout: Double = 0) throws -> StoreLock {
+        // A layout another tool made has no berth/ yet: the writer about to lock makes it.
+        if !FileManager.default.fileExists(atPath: ingestDir.path) { try LayoutStore.makeDirectory(ingestDir) }
         let l = try StoreLock(path: berthDir.appendingPathComponent("lock").path, timeout: timeout)
         sweepIngest()
         return l
@@ -223,23 +232,56 @@ public final class LayoutStore: Sendable {
         return try images(index: index, state: state)
     }
 
+    /// The images `index` holds, each once, in index order.
+    ///
+    /// An entry whose target is an image index (skopeo `copy --all`, crane, podman manifest
+    /// lists) holds one image per platform manifest in it: each is listed as its own image,
+    /// and the entry's ref name applies to every one of them — the name denotes the index,
+    /// and the index is all of its platforms, as docker's containerd image store lists a
+    /// multi-platform name. Each carries it as `NAME@<its manifest digest>` (in berth's model
+    /// a reference names one image): `image ls` shows REPOSITORY and TAG of NAME on a row per
+    /// platform, and a desired `NAME` (no digest) is not satisfied by them — berth stores
+    /// single-platform images, so `apply` pulls the platform it wants and moves the name onto
+    /// it. None of them is dangling while the entry is named. Removing one of them removes
+    /// the entry (see `StoredImage.entry`). Entries of other media types
+    /// (artifacts, signatures) are not images: they are not listed, and nothing berth does
+    /// removes them.
+    ///
+    /// Images berth has records for are listed from the records (no blob is read); others
+    /// from their manifest and config.
     public func images(index: LayoutIndex, state: StoreState) throws -> [StoredImage] {
         var order: [Digest] = []
-        var byDigest: [Digest: (Descriptor, [Reference])] = [:]
-        for d in index.manifests {
-            let tag = d.refName.flatMap { try? Reference(parsing: $0) }.flatMap { $0.tag == nil ? nil : $0 }
-            if var entry = byDigest[d.digest] {
-                if let tag { entry.1.append(tag) }
-                byDigest[d.digest] = entry
+        var byDigest: [Digest: (desc: Descriptor, tags: [Reference], entry: Digest, parent: Descriptor?)] = [:]
+        func add(_ desc: Descriptor, tag: Reference?, entry: Digest, parent: Descriptor?) {
+            if var e = byDigest[desc.digest] {
+                if let tag, !e.tags.contains(tag) { e.tags.append(tag) }
+                // A top-level entry of the image itself wins over an index that holds it.
+                if e.parent != nil && parent == nil { e.entry = entry; e.parent = nil; e.desc = plain(desc) }
+                byDigest[desc.digest] = e
             } else {
-                order.append(d.digest)
-                var plain = d
-                plain.annotations?[Descriptor.refNameAnnotation] = nil
-                byDigest[d.digest] = (plain, tag.map { [$0] } ?? [])
+                order.append(desc.digest)
+                byDigest[desc.digest] = (plain(desc), tag.map { [$0] } ?? [], entry, parent)
+            }
+        }
+        func plain(_ d: Descriptor) -> Descriptor {
+            var p = d
+            p.annotations?[Descriptor.refNameAnnotation] = nil
+            if p.annotations?.isEmpty == true { p.annotations = nil }
+            return p
+        }
+        for d in index.manifests {
+            let tag = d.refName.flatMap(LayoutIndex.reference(forRefName:))
+            if MediaType.isIndex(d.mediaType) || (d.mediaType.isEmpty && state.record(d.digest) == nil && isIndexBlob(d.digest)) {
+                for child in platformImages(of: d) {
+                    let named = tag.map { Reference(domain: $0.domain, path: $0.path, tag: $0.tag, digest: child.digest) }
+                    add(child, tag: named, entry: d.digest, parent: plain(d))
+                }
+            } else if MediaType.isImageManifest(d.mediaType) || d.mediaType.isEmpty {
+                add(d, tag: tag, entry: d.digest, parent: nil)
             }
         }
         return order.map { digest in
-            let (desc, tags) = byDigest[digest]!
+            let (desc, tags, entry, parent) = byDigest[digest]!
             let record = state.record(digest)
             var layers = record?.layers ?? []
             var derived: StoredImage.DerivedFacts?
@@ -249,13 +291,63 @@ public final class LayoutStore: Sendable {
                     let config = try? readConfig(manifest.config.digest).0
                     derived = StoredImage.DerivedFacts(
                         config: manifest.config, created: config?.createdDate, labels: config?.labels ?? [:],
-                        platform: config.flatMap { c in c.os.flatMap { os in c.architecture.map { Platform(os: os, architecture: $0, variant: c.variant) } } })
+                        platform: config.flatMap { c in c.os.flatMap { os in c.architecture.map { Platform(os: os, architecture: $0, variant: c.variant) } } }
+                            ?? desc.platform)
                 }
             }
             var size: Int64 = 0
             for l in layers { size += state.layer(l.digest)?.fileBytes ?? l.size }
-            return StoredImage(manifest: desc, tags: tags.sorted(), record: record, size: size, layers: layers, derived: derived)
+            return StoredImage(manifest: desc, tags: tags.sorted(), record: record, size: size, layers: layers, derived: derived,
+                               entry: entry, parentIndex: parent)
         }
+    }
+
+    /// Whether an entry without a media type targets an index (the document has `manifests`).
+    func isIndexBlob(_ d: Digest) -> Bool {
+        guard let data = try? readBlob(d, limit: 4 << 20) else { return false }
+        return (try? JSONDecoder().decode(ImageIndex.self, from: data)) != nil && (try? JSONDecoder().decode(ImageManifest.self, from: data)) == nil
+    }
+
+    /// The image manifests an index entry holds, nested indexes followed (depth-limited),
+    /// each once. Unreadable indexes hold none (`verify` reports them).
+    func platformImages(of entry: Descriptor) -> [Descriptor] {
+        var out: [Descriptor] = []
+        var seen = Set<Digest>()
+        func walk(_ d: Descriptor, depth: Int) {
+            guard depth < 8, seen.insert(d.digest).inserted,
+                  let data = try? readBlob(d.digest, limit: 4 << 20),
+                  let idx = try? JSONDecoder().decode(ImageIndex.self, from: data) else { return }
+            for m in idx.manifests {
+                if MediaType.isIndex(m.mediaType) { walk(m, depth: depth + 1) }
+                else if MediaType.isImageManifest(m.mediaType) || m.mediaType.isEmpty {
+                    // Attestation manifests (buildx's `unknown/unknown`) are not images.
+                    if m.platform?.os == "unknown" || m.annotations?["vnd.docker.reference.type"] != nil { continue }
+                    if seen.insert(m.digest).inserted { out.append(m) }
+                }
+            }
+        }
+        walk(entry, depth: 0)
+        return out
+    }
+
+    /// The keys (manifest digests) of every image `index` holds, platform images of
+    /// multi-platform entries included: the records worth keeping.
+    func imageKeys(in index: LayoutIndex) -> Set<String> {
+        var out = Set(index.imageDigests.map(\.description))
+        for d in index.manifests where MediaType.isIndex(d.mediaType) {
+            for c in platformImages(of: d) { out.insert(c.digest.description) }
+        }
+        return out
+    }
+
+    /// The index entry (top-level digest) that holds image `digest`: its own entry, or an
+    /// index entry that lists it.
+    func entry(holding digest: Digest, in index: LayoutIndex) -> Digest? {
+        if index.contains(digest) { return digest }
+        for d in index.manifests where MediaType.isIndex(d.mediaType) || d.mediaType.isEmpty {
+            if platformImages(of: d).contains(where: { $0.digest == digest }) { return d.digest }
+        }
+        return nil
     }
 
     // MARK: - Blob ingest
@@ -329,21 +421,19 @@ public final class LayoutStore: Sendable {
         public var bytes: Int64
     }
 
-    /// The blobs reachable from `index`: manifests, their configs and layers (and, for index
-    /// entries, their children).
+    /// The blobs reachable from `index`: every document's `config`, `layers`, `blobs` and
+    /// `manifests` (nested indexes, artifacts of any media type), followed from each entry.
+    /// A document that is not JSON ends its branch.
     public func reachable(from index: LayoutIndex) -> Set<Digest> {
         var marked = Set<Digest>()
         var stack = index.manifests.map { ($0.digest, $0.mediaType) }
         while let (d, type) = stack.popLast() {
             guard marked.insert(d).inserted else { continue }
-            guard MediaType.isIndex(type) || MediaType.isImageManifest(type) || type.isEmpty,
-                  let data = try? readBlob(d, limit: 4 << 20) else { continue }
-            if MediaType.isIndex(type), let idx = try? JSONDecoder().decode(ImageIndex.self, from: data) {
-                stack += idx.manifests.map { ($0.digest, $0.mediaType) }
-            } else if let m = try? JSONDecoder().decode(ImageManifest.self, from: data) {
-                marked.insert(m.config.digest)
-                for l in m.layers { marked.insert(l.digest) }
-            }
+            guard Links.mayLink(type), let data = try? readBlob(d, limit: 4 << 20),
+                  let links = try? JSONDecoder().decode(Links.self, from: data) else { continue }
+            for l in links.leaves { marked.insert(l.digest) }
+            stack += (links.manifests ?? []).map { ($0.digest, $0.mediaType ?? "") }
+            if let s = links.subject { stack.append((s.digest, s.mediaType ?? "")) }
         }
         return marked
     }
@@ -371,7 +461,7 @@ public final class LayoutStore: Sendable {
         }
         if !dryRun && hypothetical == nil {
             var state = try readState()
-            let present = Set(index.imageDigests.map(\.description))
+            let present = imageKeys(in: index)
             state.images = state.images.filter { present.contains($0.key) }
             state.layers = state.layers.filter { live.contains((try? Digest(parsing: $0.key)) ?? Digest.sha256(Data())) }
             try writeState(state)

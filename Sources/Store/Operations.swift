@@ -28,7 +28,7 @@ extension LayoutStore {
     /// The caller holds the store lock; blobs are collected separately.
     public func remove(_ text: String, force: Bool, cause: String = "rm", run: String? = nil, now: Date = Date()) throws -> [DeleteRecord] {
         let all = try images()
-        let image = try findImage(text, in: all)
+        let image = try findStored(text, in: all)
         let sameID = all.filter { $0.id == image.id }
         var records: [DeleteRecord] = []
 
@@ -37,6 +37,7 @@ extension LayoutStore {
         }
 
         let named: Reference? = {
+            if let bare = LayoutStore.bareName(text, in: [image]) { return bare }
             guard let r = try? Reference(parsing: text) else { return nil }
             if let d = r.digest { return image.repoDigests.contains("\(r.name)@\(d)") ? r.withDigest(d) : nil }
             let t = r.withDefaultTag()
@@ -46,7 +47,7 @@ extension LayoutStore {
         if let ref = named {
             var (tags, digests) = references(sameID)
             var dropDigests: [Reference] = []
-            if ref.tag != nil {
+            if ref.digest == nil {
                 tags.removeAll { $0 == ref }
                 records.append(.untagged(ref.familiarString))
                 if !tags.contains(where: { $0.name == ref.name }) {
@@ -59,7 +60,7 @@ extension LayoutStore {
             digests.removeAll { dropDigests.contains($0) }
             if !tags.isEmpty || !digests.isEmpty {
                 try update { index, state in
-                    if ref.tag != nil {
+                    if ref.digest == nil {
                         index.untag(ref)
                         state.ledger.append(LedgerEntry(image: image.digest, imageID: image.id, reference: ref.description, movedTo: nil, at: now, cause: cause, run: run))
                     }
@@ -88,13 +89,28 @@ extension LayoutStore {
                 for t in img.tags {
                     state.ledger.append(LedgerEntry(image: img.digest, imageID: img.id, reference: t.description, movedTo: nil, at: now, cause: cause, run: run))
                 }
-                index.remove(img.digest)
+                index.remove(img.entry)
                 state.images[img.digest.description] = nil
             }
         }
         records.append(.deleted(image.id))
         records += released.map { .deleted($0) }
         return records
+    }
+
+    /// A ref name another tool wrote (`latest`, `v1.0`), exactly as given, when one of
+    /// `images` carries it: such a name is matched before docker's rules (which would read
+    /// `latest` as `latest:latest`).
+    static func bareName(_ text: String, in images: [StoredImage]) -> Reference? {
+        guard let bare = LayoutIndex.reference(forRefName: text), bare.tag == nil, bare.digest == nil,
+              images.contains(where: { $0.tags.contains(bare) }) else { return nil }
+        return bare
+    }
+
+    /// `findImage`, with the layout's bare ref names found first.
+    func findStored(_ text: String, in all: [StoredImage]) throws -> StoredImage {
+        if let bare = LayoutStore.bareName(text, in: all), let hit = all.first(where: { $0.tags.contains(bare) }) { return hit }
+        return try findImage(text, in: all)
     }
 
     /// The chain IDs of `removed` that no image in `remaining` still uses, top layer first
@@ -118,7 +134,7 @@ extension LayoutStore {
     @discardableResult
     public func tag(source: String, target: Reference, cause: String = "tag", run: String? = nil, now: Date = Date()) throws -> Digest? {
         let all = try images()
-        let image = try findImage(source, in: all)
+        let image = try findStored(source, in: all)
         let ref = target.withDefaultTag()
         guard ref.tag != nil, ref.digest == nil else {
             throw StoreError.conflict("refusing to create a tag with a digest reference")

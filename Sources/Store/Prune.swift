@@ -60,7 +60,7 @@ extension LayoutStore {
         }
         records += try releasedLayers(removed: victims, remaining: remaining).map { .deleted($0) }
         var hypothetical = try readIndex()
-        for d in gone { hypothetical.remove(d) }
+        for v in victims { hypothetical.remove(v.entry) }
         let priced = try collectGarbage(dryRun: true, assuming: hypothetical)
         if dryRun { return (records, priced.bytes) }
         let now = Date()
@@ -69,7 +69,7 @@ extension LayoutStore {
                 for t in v.tags {
                     state.ledger.append(LedgerEntry(image: v.digest, imageID: v.id, reference: t.description, movedTo: nil, at: now, cause: "prune", run: nil))
                 }
-                index.remove(v.digest)
+                index.remove(v.entry)
                 state.images[v.digest.description] = nil
             }
         }

@@ -21,6 +21,10 @@ public struct ImageRecord: Codable, Sendable, Equatable {
     /// The manifest's layers and the config's size, so listing and planning read no manifests.
     public var layers: [Descriptor]?
     public var configSize: Int64?
+    /// Set when `store verify --repair` rebuilt the record from the layout (the manifest and
+    /// config) after `state.json` was lost: `source`, `pulledAt` and `repoDigests` are then
+    /// not known (empty source, the repair time, none) and are not shown.
+    public var rebuiltAt: Date?
 
     public var createdDate: Date? { created.flatMap(RFC3339.parse) }
 

@@ -21,6 +21,8 @@ public struct VerifyReport: Sendable {
         case unreadable(Digest, String)
         /// berth's record for an image absent from the index (harmless).
         case orphanRecord(Digest)
+        /// `index.json` or `berth/state.json` does not decode (repair rebuilds it).
+        case damagedFile(String, String)
 
         public var description: String {
             switch self {
@@ -31,13 +33,14 @@ public struct VerifyReport: Sendable {
             case .ingestLeftover(let n): return "leftover ingest file \(n)"
             case .unreadable(let d, let why): return "unreadable \(d): \(why)"
             case .orphanRecord(let d): return "record for absent image \(d)"
+            case .damagedFile(let p, let why): return "store file \(p) is damaged: \(why)"
             }
         }
 
         /// Problems that make the store invalid (rather than merely untidy).
         public var isDamage: Bool {
             switch self {
-            case .corruptBlob, .missingBlob, .unreadable: return true
+            case .corruptBlob, .missingBlob, .unreadable, .damagedFile: return true
             case .strayFile, .unreferencedBlob, .ingestLeftover, .orphanRecord: return false
             }
         }
@@ -52,17 +55,33 @@ public struct VerifyReport: Sendable {
 }
 
 extension LayoutStore {
-    /// Checks every blob's digest and size, that every index entry and every manifest's
-    /// config and layers resolve, and reports leftovers. With `repair` (the caller holds the
-    /// lock) it removes what is safe to remove: corrupt blobs, images whose blobs are missing
-    /// or corrupt (their tags are recorded in the ledger), stray and ingest files, orphan
-    /// records, unreferenced blobs. A later pull restores removed images.
+    /// Checks every blob's digest and size, that every index entry resolves — an image
+    /// manifest's config and layers, an index's manifests (nested), any other document's
+    /// `config`, `layers`, `blobs` and `manifests` — and reports leftovers. With `repair`
+    /// (the caller holds the lock) it first recovers a damaged `index.json` or
+    /// `berth/state.json` (see `recoverFiles`), then removes only what fails: blobs whose
+    /// content does not hash to their name or whose size differs from a descriptor, index
+    /// entries that need such a blob or a missing one (their tags are recorded in the
+    /// ledger), stray files under `blobs/` (not digest-named), ingest leftovers and orphan
+    /// records. Valid content stays, referenced or not (a manifest berth cannot parse but
+    /// whose digest holds is reported, not removed; unreferenced blobs are left for GC).
+    /// Every removal is listed in `repaired`. A later pull restores removed images.
     ///
     /// Without `repair` it takes no lock, so a writer may commit or collect blobs while it
     /// reads: a blob that vanishes before it is read counts as absent, and damage found while
     /// `index.json` changed is checked again (up to 5 times) before it is reported.
     public func verify(repair: Bool) throws -> VerifyReport {
+        var recovered: [String] = []
+        if repair {
+            recovered = try recoverFiles()
+        } else {
+            let damaged = damagedFiles()
+            if !damaged.isEmpty {
+                return VerifyReport(problems: damaged.map { .damagedFile($0.path, $0.reason) }, blobsChecked: 0, bytesChecked: 0, images: 0, repaired: [])
+            }
+        }
         var (report, indexChanged) = try check(repair: repair)
+        report.repaired = recovered + report.repaired
         var attempt = 1
         while !repair && !report.ok && indexChanged && attempt < 5 {
             usleep(useconds_t(50_000 * attempt))
@@ -113,38 +132,60 @@ extension LayoutStore {
         let state = try readState()
         var referenced = Set<Digest>()
         var brokenImages = Set<Digest>()
-        for desc in index.manifests {
-            let who = desc.refName ?? "untagged image \(desc.digest.short)"
-            referenced.insert(desc.digest)
+        for top in index.manifests {
+            let topWho = top.refName ?? "untagged image \(top.digest.short)"
+            var visited = Set<Digest>()
             func need(_ d: Digest, _ expected: Int64?, _ what: String) {
                 referenced.insert(d)
                 guard let size = sizes[d] else {
                     if !problems.contains(.missingBlob(d, referencedBy: what)) { problems.append(.missingBlob(d, referencedBy: what)) }
-                    brokenImages.insert(desc.digest)
+                    brokenImages.insert(top.digest)
                     return
                 }
-                if bad.contains(d) { brokenImages.insert(desc.digest) }
+                if bad.contains(d) { brokenImages.insert(top.digest) }
                 if let expected, expected >= 0, expected != size {
                     problems.append(.corruptBlob(d, "\(size) bytes, but \(what) says \(expected)"))
                     bad.insert(d)
-                    brokenImages.insert(desc.digest)
+                    brokenImages.insert(top.digest)
                 }
             }
-            need(desc.digest, desc.size, who)
-            guard sizes[desc.digest] != nil, !bad.contains(desc.digest) else { continue }
-            do {
-                let m = try readManifest(desc.digest)
-                need(m.config.digest, m.config.size, "\(who) (config)")
-                for l in m.layers { need(l.digest, l.size, "\(who) (layer)") }
-            } catch {
-                problems.append(.unreadable(desc.digest, "\(error)"))
-                brokenImages.insert(desc.digest)
+            func walk(_ desc: Links.Link, _ who: String, depth: Int) {
+                need(desc.digest, desc.size, who)
+                guard depth < 8, visited.insert(desc.digest).inserted, sizes[desc.digest] != nil, !bad.contains(desc.digest) else { return }
+                let type = desc.mediaType ?? ""
+                if MediaType.isImageManifest(type) {
+                    do {
+                        let m = try readManifest(desc.digest)
+                        need(m.config.digest, m.config.size, "\(who) (config)")
+                        for l in m.layers { need(l.digest, l.size, "\(who) (layer)") }
+                    } catch {
+                        problems.append(.unreadable(desc.digest, "\(error)"))
+                    }
+                    return
+                }
+                // Indexes and documents of other types (artifacts): follow what they point at.
+                guard Links.mayLink(type), let data = try? readBlob(desc.digest, limit: 4 << 20) else { return }
+                guard let links = try? JSONDecoder().decode(Links.self, from: data) else {
+                    if MediaType.isIndex(type) { problems.append(.unreadable(desc.digest, "not an image index")) }
+                    return
+                }
+                if let c = links.config { need(c.digest, c.size, "\(who) (config)") }
+                for l in (links.layers ?? []) + (links.blobs ?? []) { need(l.digest, l.size, "\(who) (layer)") }
+                if let s = links.subject, sizes[s.digest] != nil { referenced.insert(s.digest) }
+                if type.isEmpty, links.config != nil, links.layers != nil, (try? readManifest(desc.digest)) == nil {
+                    problems.append(.unreadable(desc.digest, "not an image manifest"))
+                }
+                for m in links.manifests ?? [] {
+                    let platform = m.platform.map { " \($0.os)/\($0.architecture)\($0.variant.map { "/" + $0 } ?? "")" } ?? ""
+                    walk(m, "\(who) (\(m.digest.short)\(platform))", depth: depth + 1)
+                }
             }
+            walk(Links.Link(digest: top.digest, mediaType: top.mediaType, size: top.size), topWho, depth: 0)
         }
         for (d, size) in sizes.sorted(by: { $0.key < $1.key }) where !referenced.contains(d) && !bad.contains(d) {
             problems.append(.unreferencedBlob(d, size))
         }
-        let present = Set(index.imageDigests.map(\.description))
+        let present = imageKeys(in: index)
         for key in state.images.keys.sorted() where !present.contains(key) {
             if let d = try? Digest(parsing: key) { problems.append(.orphanRecord(d)) }
         }
@@ -157,20 +198,23 @@ extension LayoutStore {
                         state.ledger.append(LedgerEntry(image: d, imageID: state.record(d)?.configDigest ?? d, reference: t.description,
                                                         movedTo: nil, at: now, cause: "repair", run: nil))
                     }
+                    let names = index.tags(of: d).map(\.familiarString)
                     index.remove(d)
                     state.images[d.description] = nil
-                    repaired.append("removed damaged image \(d) (pull it again)")
+                    repaired.append("removed damaged image \(d)" + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))") + " (pull it again)")
                 }
                 let broken = Set(brokenImages.map(\.description))
+                let before = state.images.count
                 state.images = state.images.filter { present.contains($0.key) && !broken.contains($0.key) }
+                if state.images.count < before - brokenImages.count {
+                    repaired.append("dropped \(before - brokenImages.count - state.images.count) records of images no longer in index.json")
+                }
             }
             for d in bad.sorted() {
                 try? fm.removeItem(at: blobURL(d))
                 repaired.append("removed corrupt blob \(d)")
             }
             for name in sweepIngest() { repaired.append("removed ingest leftover \(name)") }
-            let collected = try collectGarbage(dryRun: false)
-            if !collected.blobs.isEmpty { repaired.append("collected \(collected.blobs.count) unreferenced blobs (\(collected.bytes) bytes)") }
         }
         let report = VerifyReport(problems: problems, blobsChecked: sizes.count, bytesChecked: bytes, images: index.imageDigests.count, repaired: repaired)
         return (report, FileManager.default.contents(atPath: indexURL.path) != indexAtStart)

@@ -30,6 +30,7 @@ final class ForeignLayoutTests {
 
     var h: String { registry.host }
 
+    @discardableResult
     func skopeo(_ args: [String]) throws -> RunResult {
         try Shell.run(.skopeo, ["--insecure-policy"] + args)
     }

@@ -70,13 +70,13 @@ struct PlanCommand: ParsableCommand {
             if plan.hasFailedActions {
                 Out.error("Error: the plan has \(plan.summary.failed) failed action\(plan.summary.failed == 1 ? "" : "s"); it was not saved to \(out). Fix them and plan again.")
             } else {
-                do { try Durable.write(try Plan.encoder.encode(plan), to: URL(fileURLWithPath: out)) } catch let e as StoreError {
+                do { try Durable.write(try Plan.encoder.encode(plan.sealed()), to: URL(fileURLWithPath: out)) } catch let e as StoreError {
                     throw CLIError("cannot save the plan to \(out): \(e)")
                 }
             }
         }
         switch format {
-        case .json: Out.print(String(decoding: try Plan.encoder.encode(plan), as: UTF8.self))
+        case .json: Out.print(String(decoding: try Plan.encoder.encode(plan.sealed()), as: UTF8.self))
         case .text: Out.write(PlanText.render(plan, color: Terminal.colorAllowed))
         }
         if plan.summary.failed > 0 { throw Failure(status: 1) }

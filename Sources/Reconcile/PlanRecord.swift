@@ -97,6 +97,13 @@ extension Plan {
     }
 
     /// Records the content digest; call again after any change to the plan.
+    /// This plan with its content digest set, as it is saved or printed.
+    public func sealed() -> Plan {
+        var p = self
+        p.seal()
+        return p
+    }
+
     public mutating func seal() {
         contentDigest = try? computeContentDigest()
     }

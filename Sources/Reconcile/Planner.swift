@@ -105,15 +105,15 @@ public enum Planner {
         actions.sort(by: Action.sortKey)
         wanted.unchecked.sort { $0.reference < $1.reference }
 
-        var plan = Plan(formatVersion: Plan.currentFormatVersion, manifest: input.manifestPath, createdAt: input.now,
+        // Not sealed here: the content digest costs a canonical encoding of the whole plan, paid
+        // only by a plan that is saved or printed as JSON (`Plan.sealed()`).
+        return Plan(formatVersion: Plan.currentFormatVersion, manifest: input.manifestPath, createdAt: input.now,
                         storeFingerprint: observed.fingerprint, storeTags: observed.tagMap, store: input.storeName, actions: actions,
                         unchecked: wanted.unchecked, skipped: wanted.skipped,
                         summary: Plan.Summary(counting: actions, skipped: wanted.skipped.count, downloadBytes: download, reclaimBytes: reclaim.bytes),
                         warnings: input.warnings + wanted.warnings, registries: input.registries,
                         inputs: Plan.Inputs(desired: input.desired, policy: policy, resolutions: input.resolutions,
                                             untagDeletesLastImage: input.untagDeletesLastImage))
-        plan.seal()
-        return plan
     }
 
     // MARK: Desired references

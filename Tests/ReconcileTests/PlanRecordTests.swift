@@ -39,7 +39,7 @@ struct PlanRecordTests {
 
     @Test func planCarriesItsInputsAndSurvivesSaving() throws {
         let (input, observed) = Self.scene()
-        let plan = Planner.plan(input)
+        let plan = Planner.plan(input).sealed()
         #expect(plan.formatVersion == 2)
         #expect(plan.inputs.desired.map(\.reference) == [F.ref("a:1"), F.ref("b:1")])
         #expect(plan.inputs.policy == input.policy && plan.inputs.resolutionsByReference == input.resolutions)
@@ -52,7 +52,7 @@ struct PlanRecordTests {
     }
 
     @Test func editedFileFailsItsIntegrity() throws {
-        let plan = Planner.plan(Self.scene().input)
+        let plan = Planner.plan(Self.scene().input).sealed()
         let text = String(decoding: try Plan.encoder.encode(plan), as: UTF8.self)
         let edited = text.replacingOccurrences(of: #""untag" : 1"#, with: #""untag" : 0"#)
         #expect(edited != text)
@@ -131,7 +131,7 @@ struct PlanRecordTests {
 
     @Test func recheckCatchesAStaleStore() {
         let (input, observed) = Self.scene()
-        let plan = Planner.plan(input)
+        let plan = Planner.plan(input).sealed()
         var now = observed
         now.images.removeAll { $0.digest == F.d("X") }
         now.images.append(F.image("Y", tags: ["y:1"], layers: []))
@@ -161,7 +161,7 @@ struct PlanRecordTests {
         withEverything.resolutions[F.ref("down:1")] = .failed("connection refused")
         withEverything.observed.images[0].platform = F.amd64
         withEverything.resolutions[F.ref("b:1")] = IdentityTests.remote("B", layers: ["b"], config: Platform(os: "linux", architecture: "arm", variant: "v7"))
-        let plan = Planner.plan(withEverything)
+        let plan = Planner.plan(withEverything).sealed()
         #expect(!plan.skipped.isEmpty && plan.hasFailedActions && !plan.warnings.isEmpty)
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let script = """

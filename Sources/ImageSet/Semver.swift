@@ -54,27 +54,49 @@ public struct SemanticVersion: Hashable, Sendable, Comparable, CustomStringConve
         self.init(strict: text)
     }
 
+    /// Reads `MAJOR.MINOR.PATCH` byte by byte (selection parses every listed tag), then any
+    /// prerelease and build identifiers.
     init?(strict text: Substring) {
-        var core = text
-        var build: [String] = []
-        if let plus = core.firstIndex(of: "+") {
-            let parts = core[core.index(after: plus)...].split(separator: ".", omittingEmptySubsequences: false)
-            guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(SemanticVersion.isIdentifierByte) }) else { return nil }
-            build = parts.map(String.init)
-            core = core[..<plus]
+        let u = text.utf8
+        var i = u.startIndex
+        func number() -> UInt64? {
+            let start = i
+            var n: UInt64 = 0
+            while i < u.endIndex, u[i] >= 0x30, u[i] <= 0x39 {
+                let (m, o1) = n.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(UInt64(u[i] - 0x30))
+                if o1 || o2 { return nil }
+                n = a
+                i = u.index(after: i)
+            }
+            let count = u.distance(from: start, to: i)
+            if count == 0 || (count > 1 && u[start] == 0x30) { return nil }
+            return n
         }
+        func dot() -> Bool {
+            guard i < u.endIndex, u[i] == 0x2E else { return false }
+            i = u.index(after: i)
+            return true
+        }
+        guard let a = number(), dot(), let b = number(), dot(), let c = number() else { return nil }
         var prerelease: [Identifier] = []
-        if let dash = core.firstIndex(of: "-") {
-            let parts = core[core.index(after: dash)...].split(separator: ".", omittingEmptySubsequences: false)
-            for p in parts {
+        var build: [String] = []
+        if i < u.endIndex, u[i] == 0x2D {
+            let rest = text[u.index(after: i)...]
+            let end = rest.firstIndex(of: "+") ?? rest.endIndex
+            for p in rest[..<end].split(separator: ".", omittingEmptySubsequences: false) {
                 guard let id = SemanticVersion.identifier(p) else { return nil }
                 prerelease.append(id)
             }
-            core = core[..<dash]
+            i = end
         }
-        let numbers = core.split(separator: ".", omittingEmptySubsequences: false)
-        guard numbers.count == 3, let a = SemanticVersion.number(numbers[0]), let b = SemanticVersion.number(numbers[1]),
-              let c = SemanticVersion.number(numbers[2]) else { return nil }
+        if i < u.endIndex, u[i] == 0x2B {
+            let parts = text[u.index(after: i)...].split(separator: ".", omittingEmptySubsequences: false)
+            guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(SemanticVersion.isIdentifierByte) }) else { return nil }
+            build = parts.map(String.init)
+            i = u.endIndex
+        }
+        guard i == u.endIndex else { return nil }
         self.init(a, b, c, prerelease: prerelease, build: build)
     }
 

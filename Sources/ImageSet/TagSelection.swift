@@ -78,7 +78,22 @@ public struct TagSelection: Codable, Equatable, Hashable, Sendable, CustomString
             guard m.matches(tag, version: v) else { continue }
             if let v { versions.append((v, tag)) } else { others.append(tag) }
         }
-        versions.sort { $0.0 != $1.0 ? $1.0 < $0.0 : $0.1 < $1.1 }
+        func higher(_ a: (SemanticVersion, String), _ b: (SemanticVersion, String)) -> Bool {
+            a.0 != b.0 ? b.0 < a.0 : a.1 < b.1
+        }
+        if let n = newest, versions.count > n {
+            // The n highest in one pass: n is small, the list may be thousands long.
+            var top: [(SemanticVersion, String)] = []
+            top.reserveCapacity(n + 1)
+            for v in versions where top.count < n || higher(v, top[top.count - 1]) {
+                let at = top.firstIndex { higher(v, $0) } ?? top.count
+                top.insert(v, at: at)
+                if top.count > n { top.removeLast() }
+            }
+            versions = top
+        } else {
+            versions.sort(by: higher)
+        }
         var result = versions.map(\.1)
         if let n = newest, result.count >= n { return Array(result.prefix(n)) }
         guard !others.isEmpty else { return result }

@@ -13,8 +13,9 @@ extension Planner {
         var unchecked: [Plan.Unchecked] = []
         /// Present tags their window's filters match but it no longer selects, with the window.
         var fallen: [Reference: String] = [:]
-        /// Per window, its fallen tags highest first (the order `keep_previous` keeps them in).
-        var fallenInOrder: [[Reference]] = []
+        /// Per window, the images of tags that fell out of it, now or in earlier runs (the
+        /// ledger), highest tag first: the order `keep_previous` keeps them in.
+        var fallenInOrder: [[Digest]] = []
     }
 
     /// What the windows mean beyond the desired tags they chose: which present tags fell out.
@@ -35,16 +36,21 @@ extension Planner {
                 out.unchecked.append(Plan.Unchecked(reference: r.repository.description,
                                                     reason: "window \(name) not checked (\(r.reason ?? "not resolved")): the present tags it matches are kept"))
             }
-            guard r.checked else { out.fallenInOrder.append([]); continue }
             let chosen = Set(r.selected)
             let m = r.selection.matcher()
-            var fallen: [(SemanticVersion?, Date?, String, Reference)] = []
+            var fallen: [(SemanticVersion?, Date?, String, Digest)] = []
+            for e in observed.ledger {
+                guard let ref = try? Reference(parsing: e.reference), ref.repository == r.repository, let tag = ref.tag,
+                      !chosen.contains(tag), !desiredRefs.contains(ref) else { continue }
+                let v = SemanticVersion(tag: tag)
+                if m.matches(tag, version: v) { fallen.append((v, e.at, tag, e.image)) }
+            }
             for (tag, img) in presentByRepository[r.repository] ?? [] {
                 let ref = r.repository.withTag(tag)
                 let v = SemanticVersion(tag: tag)
-                guard !chosen.contains(tag), !desiredRefs.contains(ref), out.fallen[ref] == nil, m.matches(tag, version: v) else { continue }
-                out.fallen[ref] = name
-                fallen.append((v, img.created, tag, ref))
+                guard !chosen.contains(tag), !desiredRefs.contains(ref), m.matches(tag, version: v) else { continue }
+                if r.checked && out.fallen[ref] == nil { out.fallen[ref] = name }
+                fallen.append((v, img.created, tag, img.digest))
             }
             fallen.sort { a, b in
                 switch (a.0, b.0) {
@@ -61,16 +67,17 @@ extension Planner {
         return out
     }
 
-    /// A window that moves is a tag that moves: its last `keepPrevious` fallen-out images (the
-    /// highest tags first) stay, dangling, for rollback.
-    static func retainedFromWindows(_ fallenInOrder: [[Reference]], keepPrevious: Int, observed: Observed, tagged: Set<Digest>) -> Set<Digest> {
+    /// A window that moves is a tag that moves: the images of its last `keepPrevious` fallen
+    /// tags (the highest first, whether they fell now or in an earlier run) stay, dangling, for
+    /// rollback. An image still tagged after the plan does not take a place.
+    static func retainedFromWindows(_ fallenInOrder: [[Digest]], keepPrevious: Int, observed: Observed, tagged: Set<Digest>) -> Set<Digest> {
         guard keepPrevious > 0 else { return [] }
+        let present = Set(observed.images.map(\.digest))
         var retained = Set<Digest>()
-        for refs in fallenInOrder {
+        for images in fallenInOrder {
             var kept: [Digest] = []
-            for ref in refs {
-                guard let img = observed.image(tagged: ref), !tagged.contains(img.digest), !kept.contains(img.digest) else { continue }
-                kept.append(img.digest)
+            for d in images where present.contains(d) && !tagged.contains(d) && !kept.contains(d) {
+                kept.append(d)
                 if kept.count == keepPrevious { break }
             }
             retained.formUnion(kept)

@@ -59,6 +59,19 @@ struct WindowPlannerTests {
                                         "untag r.io/team/app:1.4.5", "untag r.io/team/app:1.4.6"])
     }
 
+    @Test func theRollbackImageOfAWindowOutlivesThePlanThatDroppedIt() {
+        // 1.4.6 fell out in an earlier run: its image is dangling, the ledger names the tag.
+        let images = [F.image("A8", tags: ["r.io/team/app:1.4.8"], layers: ["a"]), F.image("A7", tags: ["r.io/team/app:1.4.7"], layers: ["a"]),
+                      F.image("A6", tags: [], layers: ["a", "6"]), F.image("A5", tags: [], layers: ["a", "5"])]
+        let ledger = [LedgerEntry(image: F.d("A6"), imageID: F.d("cfg-A6"), reference: "r.io/team/app:1.4.6", movedTo: nil,
+                                  at: Date(timeIntervalSince1970: 50), cause: "apply", run: nil),
+                      LedgerEntry(image: F.d("A5"), imageID: F.d("cfg-A5"), reference: "r.io/team/app:1.4.5", movedTo: nil,
+                                  at: Date(timeIntervalSince1970: 40), cause: "apply", run: nil)]
+        let p = Self.plan(images, selected: ["1.4.8", "1.4.7"], policy: Policy(dangling: .prune, keepPrevious: 1),
+                          res: ["r.io/team/app:1.4.8": .upToDate(F.d("A8")), "r.io/team/app:1.4.7": .upToDate(F.d("A7"))], ledger: ledger)
+        #expect(F.kinds(p).sorted() == ["keep r.io/team/app:1.4.7", "keep r.io/team/app:1.4.8", "prune \(F.d("A5").short)"])
+    }
+
     @Test func anUncheckedWindowKeepsWhatIsPresent() {
         let images = [F.image("A7", tags: ["r.io/team/app:1.4.7"], layers: ["a"]), F.image("A6", tags: ["r.io/team/app:1.4.6"], layers: ["a", "6"])]
         let record = WindowResolver.unchecked(Self.window, observed: Observed(images: images), reason: "offline")

@@ -74,10 +74,13 @@ public struct PlanInput: Sendable {
 /// `Plan`. No I/O; the same input always gives the same plan.
 ///
 /// It works in phases, each a function below: what each desired reference needs (`decide`),
-/// what happens to tags the manifest does not list (`planUnlisted`), which images stay for
-/// rollback (`retainedForRollback`), which images are removed or pruned (`findVictims`), what
-/// becomes of images a tag moved away from (`fate`), the bytes to download and reclaim
-/// (`countDownloads`, `reclaimActions`), and the counts (`Plan.Summary(counting:)`).
+/// which present tags fell out of their window (`planWindows`), what happens to tags the
+/// manifest does not list (`planUnlisted`), which images stay for rollback
+/// (`retainedForRollback`, `retainedFromWindows`), which images are removed or pruned
+/// (`findVictims`), what more goes to fit the byte budget (`planBudget`), what becomes of images
+/// a tag moved away from (`fate`), the bytes to download and reclaim (`countDownloads`,
+/// `reclaimActions`), and the counts (`Plan.Summary(counting:)`). Windows were resolved before
+/// (`WindowResolver`): the planner sees what they chose, in `desired` and `windows`.
 public enum Planner {
     public static func plan(_ input: PlanInput) -> Plan {
         let observed = input.observed
@@ -93,7 +96,9 @@ public enum Planner {
         var retained = retainedForRollback(input.desired, keepPrevious: policy.keepPrevious, moves: wanted.moves,
                                            ledger: observed.ledger, finalTags: unlisted.finalTags,
                                            present: Set(observed.images.map(\.digest)))
-            .union(retainedFromWindows(window.fallenInOrder, keepPrevious: policy.keepPrevious, observed: observed, tagged: tagged))
+            // A store that deletes an image with its last tag (Docker Engine) cannot keep a fallen one.
+            .union(retainedFromWindows(window.fallenInOrder, keepPrevious: input.untagDeletesLastImage ? 0 : policy.keepPrevious,
+                                       observed: observed, tagged: tagged))
         var victims = findVictims(observed, tagged: tagged, wantedByDigest: wanted.wantedByDigest, desiredRefs: desiredRefs,
                                   policy: policy, untagDeletesLastImage: input.untagDeletesLastImage, retained: retained,
                                   protection: protection, alreadyProtected: unlisted.protectedShown, fallen: Set(window.fallen.keys))

@@ -72,6 +72,17 @@ struct WindowPlannerTests {
         #expect(F.kinds(p).sorted() == ["keep r.io/team/app:1.4.7", "keep r.io/team/app:1.4.8", "prune \(F.d("A5").short)"])
     }
 
+    @Test func onAStoreThatDeletesWithTheLastTagAFallenImageIsRemovedNotKept() {
+        let images = [F.image("A7", tags: ["r.io/team/app:1.4.7"], layers: ["a"]), F.image("A6", tags: ["r.io/team/app:1.4.6"], layers: ["a", "6"])]
+        let record = WindowRecord(repository: Self.repo, selection: Self.selection, selected: ["1.4.8", "1.4.7"], checked: true)
+        let desired = [DesiredTag]().adding(windows: [record], from: [Self.window])
+        let p = Planner.plan(PlanInput(desired: desired, policy: Policy(keepPrevious: 1), observed: Observed(images: images),
+                                       resolutions: [F.ref("r.io/team/app:1.4.8"): F.remote("A8", layers: ["a"]),
+                                                     F.ref("r.io/team/app:1.4.7"): .upToDate(F.d("A7"))],
+                                       manifestPath: "images.yaml", storeName: "engine", untagDeletesLastImage: true, windows: [record]))
+        #expect(F.kinds(p).sorted() == ["keep r.io/team/app:1.4.7", "pull r.io/team/app:1.4.8", "remove \(F.d("A6").short)", "untag r.io/team/app:1.4.6"])
+    }
+
     @Test func anUncheckedWindowKeepsWhatIsPresent() {
         let images = [F.image("A7", tags: ["r.io/team/app:1.4.7"], layers: ["a"]), F.image("A6", tags: ["r.io/team/app:1.4.6"], layers: ["a", "6"])]
         let record = WindowResolver.unchecked(Self.window, observed: Observed(images: images), reason: "offline")

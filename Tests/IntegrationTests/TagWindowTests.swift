@@ -149,6 +149,38 @@ final class TagWindowTests {
         #expect(online.stdoutText.contains("- remove"), "\(online.stdoutText)")
     }
 
+    /// A build created at `created` (distinct content per name).
+    func build(_ name: String, created: TimeInterval) throws -> BuiltImage {
+        try FixtureImage(layers: [try FixtureLayer([.file("build/NAME", "\(name)\n")]).build()],
+                         created: Date(timeIntervalSince1970: created)).build()
+    }
+
+    @Test func buildsThatAreNotVersionsGoByTheirImagesCreatedTime() throws {
+        // Tag text and age disagree: build-b is older than build-a.
+        _ = try registry.push(try build("b", created: 1_700_000_000), repository: "team/app", tag: "build-b")
+        _ = try registry.push(try build("a", created: 1_710_000_000), repository: "team/app", tag: "build-a")
+        try """
+        version: 1
+        images:
+          - name: \(registry.host)/team/app
+            select:
+              regex: '^build-'
+              newest: 1
+        policy:
+          unlisted: keep
+
+        """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        #expect(try berth(["apply", "-f", manifest, "--yes"]).status == 0)
+        #expect(try tags() == ["build-a"])
+        // A newer build: the window moves to it, build-a falls out and its image goes.
+        _ = try registry.push(try build("c", created: 1_720_000_000), repository: "team/app", tag: "build-c")
+        let moved = try berth(["plan", "-f", manifest])
+        #expect(moved.stdoutText.contains("team/app:build-c") && moved.stdoutText.contains("(selected: regex ^build-, newest 1)"), "\(moved.stdoutText)")
+        #expect(moved.stdoutText.contains("(fell out of the window: regex ^build-, newest 1)") && moved.stdoutText.contains("- remove"), "\(moved.stdoutText)")
+        #expect(try berth(["apply", "-f", manifest, "--yes"]).status == 0)
+        #expect(try tags() == ["build-c"])
+    }
+
     /// Every blob in the layout belongs to some image: their sizes summed are the unique bytes.
     func storeBytes() throws -> Int64 {
         let blobs = store + "/blobs/sha256"

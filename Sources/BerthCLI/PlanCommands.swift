@@ -145,17 +145,18 @@ enum PlanText {
             if let f = a.oldImageFate { s += "  (old image: \(fateText(f)))" }
             return s
         case .untag:
-            return paint("- untag  ", "31") + " \(ref)  \(short(a.image))"
+            return paint("- untag  ", "31") + " \(ref)  \(short(a.image))" + (a.reason.map { "  (\($0))" } ?? "")
         case .remove, .prune:
             let verb = a.kind == .remove ? "- remove " : "- prune  "
             var s = paint(verb, "31") + " \(short(a.imageID ?? a.image))"
             if let t = a.previousTags, !t.isEmpty { s += "  (was \(t.map(familiar).joined(separator: ", ")))" }
             if let b = a.reclaimBytes { s += "  \(DockerUnits.humanSize(b))" }
+            if let r = a.reason { s += "  (\(r))" }
             return s
         case .protected:
             return paint("! protect", "36") + " \(short(a.imageID ?? a.image))" + (a.reference.map { " \(familiar($0))" } ?? "") + "  (\(a.reason ?? "protected"))"
         case .failed:
-            return paint("x failed ", "31") + " \(ref)  \(a.reason ?? "")"
+            return paint("x failed ", "31") + (ref.isEmpty ? "" : " \(ref)") + "  \(a.reason ?? "")"
         case .keep:
             return "  keep    \(ref)"
         }

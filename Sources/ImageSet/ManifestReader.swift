@@ -5,9 +5,10 @@ import OCI
 /// its position instead of stopping at the first. Pure: no I/O.
 struct ManifestReader {
     static let topLevelKeys = ["version", "images", "registries", "platform", "immutable", "policy"]
-    static let entryKeys = ["name", "tags", "digest", "platform", "immutable"]
+    static let entryKeys = ["name", "tags", "digest", "platform", "immutable", "select"]
+    static let selectKeys = ["semver", "regex", "newest", "prerelease"]
     static let registryKeys = ["insecure", "ca_file", "mirrors"]
-    static let policyKeys = ["unlisted", "dangling", "keep_previous", "protect"]
+    static let policyKeys = ["unlisted", "dangling", "keep_previous", "protect", "max_bytes"]
 
     let file: String
     private(set) var diagnostics: [Diagnostic] = []
@@ -188,9 +189,21 @@ struct ManifestReader {
                 if diagnostics.count > before { ok = false }
             }
 
+            var select: TagSelection?
+            if let field = fields["select"] {
+                let before = diagnostics.count
+                select = try readSelect(field.value)
+                if diagnostics.count > before { ok = false }
+                if digest != nil {
+                    report(at: position(of: field.keyNode), "a digest pin holds for one tag, but 'select' chooses tags from the registry",
+                           hint: "split the entry or drop the pin")
+                    ok = false
+                }
+            }
+
             guard ok, let reference else { return nil }
             let entry = ImageEntry(reference: reference.repository, tags: tags, digest: digest, platform: platform,
-                                   immutable: immutable, location: location)
+                                   immutable: immutable, select: select, location: location)
             noteDesired(entry, tagNodes: tagNodes)
             return entry
         default:
@@ -199,6 +212,56 @@ struct ManifestReader {
                    hint: "write a reference such as 'nginx:1.27', or a mapping with 'name'")
             return nil
         }
+    }
+
+    /// An entry's `select:` window: each filter validated where it is written.
+    private mutating func readSelect(_ node: Node) throws -> TagSelection? {
+        guard case .mapping = node else {
+            try visit(node)
+            report(at: position(of: node), "expected a mapping for 'select', found \(kind(of: node).phrase)",
+                   hint: "give it 'semver', 'regex', 'newest' or 'prerelease'")
+            return nil
+        }
+        let fields = try self.fields(of: node, in: "in 'select'", allowed: Self.selectKeys)
+        var selection = TagSelection()
+        if let field = fields["semver"], let text = string(field.value, for: "semver") {
+            do {
+                _ = try SemverRange(text)
+                selection.semver = text
+            } catch let e as SemverRangeError {
+                report(at: position(of: field.value), "invalid semver range '\(text)': \(e)",
+                       hint: "write comparators (>=1.4.0 <2.0.0), ~1.4, ^1.4.2, 1.x or alternatives joined by ||")
+            }
+        }
+        if let field = fields["regex"], let text = string(field.value, for: "regex") {
+            if let why = TagSelection.unsupportedRegexFeature(text) {
+                report(at: position(of: field.value), "regex '\(text)' is outside the RE2-compatible subset: \(why)",
+                       hint: "berth accepts what RE2 accepts, so the same pattern means the same in every tool")
+            } else if text.isEmpty {
+                report(at: position(of: field.value), "'regex' is empty", hint: "write e.g. '^v\\d+\\.\\d+$', or omit it")
+            } else {
+                do {
+                    _ = try Regex(text)
+                    selection.regex = text
+                } catch {
+                    report(at: position(of: field.value), "invalid regex '\(text)': \(error)")
+                }
+            }
+        }
+        if let field = fields["newest"], let n = integer(field.value, for: "newest") {
+            if n < 1 {
+                report(at: position(of: field.value), "'newest' must be 1 or more, found \(n)", hint: "omit it to keep every match")
+            } else {
+                selection.newest = n
+            }
+        }
+        if let field = fields["prerelease"], let b = boolean(field.value, for: "prerelease") { selection.prerelease = b }
+        if fields["semver"] == nil && fields["regex"] == nil && fields["newest"] == nil {
+            report(at: position(of: node), "'select' names no filter",
+                   hint: "give 'semver', 'regex' or 'newest': a window over every tag would pull the whole repository")
+            return nil
+        }
+        return selection
     }
 
     /// Parses an entry's name: the repository (with any digest) and the tag it carries, if any.
@@ -218,7 +281,7 @@ struct ManifestReader {
     private mutating func noteDesired(_ entry: ImageEntry, tagNodes: [Node]) {
         let repository = entry.reference.repository
         var keys: [(String, String, SourceLocation)] = []
-        if entry.tags.isEmpty {
+        if entry.tags.isEmpty && entry.select == nil {
             let shown = entry.digest.map { repository.withDigest($0) } ?? repository.withTag("latest")
             keys.append((shown.description, shown.familiarString, entry.location))
         }
@@ -318,7 +381,7 @@ struct ManifestReader {
         guard case .mapping = node else {
             try visit(node)
             report(at: position(of: node), "expected a mapping for 'policy', found \(kind(of: node).phrase)",
-                   hint: "give it 'unlisted', 'dangling', 'keep_previous' or 'protect'")
+                   hint: "give it 'unlisted', 'dangling', 'keep_previous', 'protect' or 'max_bytes'")
             return policy
         }
         let fields = try self.fields(of: node, in: "in policy", allowed: Self.policyKeys)
@@ -331,6 +394,7 @@ struct ManifestReader {
                 policy.keepPrevious = n
             }
         }
+        if let field = fields["max_bytes"] { policy.maxBytes = readByteCount(field.value, for: "max_bytes") }
         if let field = fields["protect"], let items = try list(field.value, for: "protect") {
             for item in items {
                 guard let text = string(item, for: "protect") else { continue }
@@ -340,6 +404,34 @@ struct ManifestReader {
             }
         }
         return policy
+    }
+
+    /// A byte count: a plain integer, or a string with a unit (`20GB`, `20GiB`, `500MB`).
+    private mutating func readByteCount(_ node: Node, for key: String) -> Int64? {
+        try? visit(node)
+        guard case let .scalar(scalar) = node else {
+            report(at: position(of: node), "expected a size for '\(key)', found \(kind(of: node).phrase)", hint: "write e.g. 20GB or 20GiB")
+            return nil
+        }
+        switch kind(of: node) {
+        case .integer:
+            guard let n = integer(node, for: key) else { return nil }
+            guard n >= 0 else {
+                report(at: position(of: node), "'\(key)' must be 0 or more, found \(n)")
+                return nil
+            }
+            return Int64(n)
+        case .string:
+            if let why = ByteSize.problem(scalar.string) {
+                report(at: position(of: node), "invalid size '\(scalar.string)' for '\(key)': \(why)", hint: "write e.g. 20GB, 20GiB, 500MB or a number of bytes")
+                return nil
+            }
+            return ByteSize.parse(scalar.string)
+        default:
+            report(at: position(of: node), "expected a size for '\(key)', found \(kind(of: node).phrase)",
+                   hint: "write e.g. 20GB, 20GiB, 500MB or a number of bytes")
+            return nil
+        }
     }
 
     private mutating func choice<T: RawRepresentable & CaseIterable>(_ node: Node, for key: String, _: T.Type) -> T?

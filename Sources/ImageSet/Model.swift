@@ -51,16 +51,20 @@ public struct ImageEntry: Codable, Equatable, Sendable {
     public var platform: Platform?
     /// Tag patterns never re-checked remotely once present, in addition to the manifest-wide ones.
     public var immutable: [String]
+    /// A window over the repository's listed tags (`select:`), beside the literal `tags`. An
+    /// entry with a window and no `tags` asks for no literal tag (not `latest`).
+    public var select: TagSelection?
     /// Where the entry starts in the manifest.
     public var location: SourceLocation
 
     public init(reference: Reference, tags: [String] = [], digest: Digest? = nil, platform: Platform? = nil,
-                immutable: [String] = [], location: SourceLocation) {
+                immutable: [String] = [], select: TagSelection? = nil, location: SourceLocation) {
         self.reference = reference
         self.tags = tags
         self.digest = digest
         self.platform = platform
         self.immutable = immutable
+        self.select = select
         self.location = location
     }
 }
@@ -79,13 +83,18 @@ public struct DesiredTag: Codable, Equatable, Hashable, Sendable {
     public var immutable: Bool
     /// The entry that asked for this tag.
     public var location: SourceLocation
+    /// For a tag chosen by an entry's window (not listed literally), the window
+    /// (`TagSelection.description`): the plan shows it as `selected: …`.
+    public var selectedBy: String?
 
-    public init(reference: Reference, pin: Digest?, platform: Platform, immutable: Bool, location: SourceLocation) {
+    public init(reference: Reference, pin: Digest?, platform: Platform, immutable: Bool, location: SourceLocation,
+                selectedBy: String? = nil) {
         self.reference = reference
         self.pin = pin
         self.platform = platform
         self.immutable = immutable
         self.location = location
+        self.selectedBy = selectedBy
     }
 }
 
@@ -128,12 +137,17 @@ public struct Policy: Codable, Equatable, Hashable, Sendable {
     public var keepPrevious: Int
     /// Images matching any rule are never removed.
     public var protect: [ProtectRule]
+    /// The store's budget in bytes (`max_bytes`): once the desired set is satisfied, images
+    /// nobody wants are removed, oldest first, until the store fits. Nil: no budget.
+    public var maxBytes: Int64?
 
-    public init(unlisted: Unlisted = .keep, dangling: Dangling = .keep, keepPrevious: Int = 0, protect: [ProtectRule] = []) {
+    public init(unlisted: Unlisted = .keep, dangling: Dangling = .keep, keepPrevious: Int = 0, protect: [ProtectRule] = [],
+                maxBytes: Int64? = nil) {
         self.unlisted = unlisted
         self.dangling = dangling
         self.keepPrevious = keepPrevious
         self.protect = protect
+        self.maxBytes = maxBytes
     }
 }
 

@@ -12,8 +12,12 @@ extension Plan {
         /// One per resolved reference, sorted by reference.
         public var resolutions: [RecordedResolution]
         public var untagDeletesLastImage: Bool
+        /// What each window chose, in manifest order; absent when the manifest has none.
+        public var windows: [WindowRecord]?
 
-        public init(desired: [DesiredTag], policy: Policy, resolutions: [Reference: Resolution], untagDeletesLastImage: Bool) {
+        public init(desired: [DesiredTag], policy: Policy, resolutions: [Reference: Resolution], untagDeletesLastImage: Bool,
+                    windows: [WindowRecord] = []) {
+            self.windows = windows.isEmpty ? nil : windows
             self.desired = desired.sorted { $0.reference < $1.reference }
             self.policy = policy
             self.resolutions = resolutions.map { RecordedResolution(reference: $0.key, resolution: $0.value) }

@@ -50,10 +50,13 @@ public struct PlanInput: Sendable {
     public var registries: [String: RegistrySettings]
     /// The store deletes an image with its last tag (Docker Engine): such untags are removals.
     public var untagDeletesLastImage: Bool
+    /// What each entry's window chose (`WindowResolver`); its choices are already in `desired`.
+    public var windows: [WindowRecord]
 
     public init(desired: [DesiredTag], policy: Policy, observed: Observed, resolutions: [Reference: Resolution],
                 manifestPath: String, storeName: String, now: Date = Date(), warnings: [String] = [],
-                registries: [String: RegistrySettings] = [:], untagDeletesLastImage: Bool = false) {
+                registries: [String: RegistrySettings] = [:], untagDeletesLastImage: Bool = false, windows: [WindowRecord] = []) {
+        self.windows = windows
         self.registries = registries
         self.untagDeletesLastImage = untagDeletesLastImage
         self.desired = desired
@@ -71,10 +74,13 @@ public struct PlanInput: Sendable {
 /// `Plan`. No I/O; the same input always gives the same plan.
 ///
 /// It works in phases, each a function below: what each desired reference needs (`decide`),
-/// what happens to tags the manifest does not list (`planUnlisted`), which images stay for
-/// rollback (`retainedForRollback`), which images are removed or pruned (`findVictims`), what
-/// becomes of images a tag moved away from (`fate`), the bytes to download and reclaim
-/// (`countDownloads`, `reclaimActions`), and the counts (`Plan.Summary(counting:)`).
+/// which present tags fell out of their window (`planWindows`), what happens to tags the
+/// manifest does not list (`planUnlisted`), which images stay for rollback
+/// (`retainedForRollback`, `retainedFromWindows`), which images are removed or pruned
+/// (`findVictims`), what more goes to fit the byte budget (`planBudget`), what becomes of images
+/// a tag moved away from (`fate`), the bytes to download and reclaim (`countDownloads`,
+/// `reclaimActions`), and the counts (`Plan.Summary(counting:)`). Windows were resolved before
+/// (`WindowResolver`): the planner sees what they chose, in `desired` and `windows`.
 public enum Planner {
     public static func plan(_ input: PlanInput) -> Plan {
         let observed = input.observed
@@ -83,24 +89,33 @@ public enum Planner {
         let protection = Protection(policy.protect)
 
         var wanted = decideDesired(input.desired, resolutions: input.resolutions, observed: observed)
-        let unlisted = planUnlisted(observed, desiredRefs: desiredRefs, policy: policy.unlisted, protection: protection,
-                                    finalTags: wanted.finalTags)
-        let tagged = Set(unlisted.finalTags.values)
-        let retained = retainedForRollback(input.desired, keepPrevious: policy.keepPrevious, moves: wanted.moves,
+        let window = planWindows(input.windows, observed: observed, desiredRefs: desiredRefs)
+        var unlisted = planUnlisted(observed, desiredRefs: desiredRefs, policy: policy.unlisted, protection: protection,
+                                    finalTags: wanted.finalTags, fallen: window.fallen)
+        var tagged = Set(unlisted.finalTags.values)
+        var retained = retainedForRollback(input.desired, keepPrevious: policy.keepPrevious, moves: wanted.moves,
                                            ledger: observed.ledger, finalTags: unlisted.finalTags,
                                            present: Set(observed.images.map(\.digest)))
-        let victims = findVictims(observed, tagged: tagged, wantedByDigest: wanted.wantedByDigest, desiredRefs: desiredRefs,
+            // A store that deletes an image with its last tag (Docker Engine) cannot keep a fallen one.
+            .union(retainedFromWindows(window.fallenInOrder, keepPrevious: input.untagDeletesLastImage ? 0 : policy.keepPrevious,
+                                       observed: observed, tagged: tagged))
+        var victims = findVictims(observed, tagged: tagged, wantedByDigest: wanted.wantedByDigest, desiredRefs: desiredRefs,
                                   policy: policy, untagDeletesLastImage: input.untagDeletesLastImage, retained: retained,
-                                  protection: protection, alreadyProtected: unlisted.protectedShown)
+                                  protection: protection, alreadyProtected: unlisted.protectedShown, fallen: Set(window.fallen.keys))
+        let budget = planBudget(policy.maxBytes, observed: observed, victims: &victims, unlisted: &unlisted, tagged: &tagged,
+                                desiredRefs: desiredRefs, wantedByDigest: wanted.wantedByDigest, incoming: wanted.incoming,
+                                retained: &retained, protection: protection)
 
-        var actions = wanted.actions + unlisted.actions + victims.protectedActions
+        var actions = wanted.actions + window.actions + unlisted.actions + victims.protectedActions + budget.actions
+        wanted.unchecked += window.unchecked
         for i in actions.indices where actions[i].kind == .update {
             guard let old = actions[i].oldImage else { continue }
             actions[i].oldImageFate = fate(of: old, tagged: tagged, retained: retained, victims: victims.kinds,
                                            protected: victims.protectedShown)
         }
         let download = countDownloads(&actions, incoming: wanted.incoming, observed: observed)
-        let reclaim = reclaimActions(victims.kinds, observed: observed, incoming: wanted.incoming, moves: wanted.moves)
+        var reclaim = reclaimActions(victims.kinds, observed: observed, incoming: wanted.incoming, moves: wanted.moves)
+        for i in reclaim.actions.indices { reclaim.actions[i].reason = reclaim.actions[i].image.flatMap { budget.reasons[$0] } }
         actions += reclaim.actions
         actions.sort(by: Action.sortKey)
         wanted.unchecked.sort { $0.reference < $1.reference }
@@ -113,7 +128,7 @@ public enum Planner {
                         summary: Plan.Summary(counting: actions, skipped: wanted.skipped.count, downloadBytes: download, reclaimBytes: reclaim.bytes),
                         warnings: input.warnings + wanted.warnings, registries: input.registries,
                         inputs: Plan.Inputs(desired: input.desired, policy: policy, resolutions: input.resolutions,
-                                            untagDeletesLastImage: input.untagDeletesLastImage))
+                                            untagDeletesLastImage: input.untagDeletesLastImage, windows: input.windows))
     }
 
     // MARK: Desired references
@@ -277,7 +292,12 @@ public enum Planner {
         var out = DesiredOutcome(finalTags: finalTags)
         for want in desired.sorted(by: { $0.reference < $1.reference }) {
             let d = decide(want, resolution: resolutions[want.reference] ?? .unchecked("not resolved"), observed: observed)
-            if let a = d.action { out.actions.append(a) }
+            if var a = d.action {
+                if let window = want.selectedBy, a.kind != .failed {
+                    a.reason = [a.reason, "selected: \(window)"].compactMap { $0 }.joined(separator: "; ")
+                }
+                out.actions.append(a)
+            }
             if let u = d.unchecked { out.unchecked.append(u) }
             if let s = d.skipped { out.skipped.append(s) }
             if let target = d.target {
@@ -329,12 +349,14 @@ public enum Planner {
 
     /// Untags the tags the manifest does not list (policy `untag` or `remove`), except on
     /// protected images, which are shown once each instead.
+    /// Tags that fell out of a window (`fallen`) are untagged whatever the policy, with the
+    /// window as the reason.
     static func planUnlisted(_ observed: Observed, desiredRefs: Set<Reference>, policy: Policy.Unlisted, protection: Protection,
-                             finalTags: [Reference: Digest]) -> UnlistedOutcome {
+                             finalTags: [Reference: Digest], fallen: [Reference: String] = [:]) -> UnlistedOutcome {
         var out = UnlistedOutcome(finalTags: finalTags)
-        guard policy != .keep else { return out }
+        guard policy != .keep || !fallen.isEmpty else { return out }
         for img in observed.images {
-            let unlisted = img.tags.filter { !desiredRefs.contains($0) }
+            let unlisted = img.tags.filter { !desiredRefs.contains($0) && (policy != .keep || fallen[$0] != nil) }
             guard !unlisted.isEmpty else { continue }
             if let why = protection.reason(img) {
                 if out.protectedShown.insert(img.digest).inserted {
@@ -344,7 +366,8 @@ public enum Planner {
             }
             for t in unlisted where out.finalTags[t] == img.digest {
                 out.finalTags[t] = nil
-                out.actions.append(Action(kind: .untag, reference: t.description, image: img.digest, imageID: img.id))
+                out.actions.append(Action(kind: .untag, reference: t.description, image: img.digest, imageID: img.id,
+                                          reason: fallen[t].map { "fell out of the window: \($0)" }))
             }
         }
         return out
@@ -380,12 +403,15 @@ public enum Planner {
     /// kept (rollback, protection, policy).
     static func findVictims(_ observed: Observed, tagged: Set<Digest>, wantedByDigest: Set<Digest>, desiredRefs: Set<Reference>,
                             policy: Policy, untagDeletesLastImage: Bool, retained: Set<Digest>, protection: Protection,
-                            alreadyProtected: Set<Digest>) -> Victims {
+                            alreadyProtected: Set<Digest>, fallen: Set<Reference> = []) -> Victims {
         var out = Victims(protectedShown: alreadyProtected)
         for img in observed.images where !tagged.contains(img.digest) && !wantedByDigest.contains(img.digest) {
             let hadUnlisted = img.tags.contains { !desiredRefs.contains($0) }
+            // An image that lost a tag to its window goes with it, unless the policy only untags.
+            let hadFallen = img.tags.contains { fallen.contains($0) }
             let kind: Action.Kind
             if hadUnlisted && (policy.unlisted == .remove || (policy.unlisted == .untag && untagDeletesLastImage)) { kind = .remove }
+            else if hadFallen && policy.unlisted != .untag { kind = .remove }
             else if policy.dangling == .prune { kind = .prune }
             else { continue }
             if retained.contains(img.digest) { continue }

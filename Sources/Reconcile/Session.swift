@@ -49,8 +49,11 @@ public struct ConvergeSession: Sendable {
 
     /// The plan for `set` against the store as it is now. Writes nothing.
     public func plan(_ set: ImageSet, registry: RegistryClient, offline: Bool, mirrors: MirrorHealth = MirrorHealth()) throws -> Plan {
-        let desired = set.desiredTags()
         let observed = try store.observe()
+        let windowSet = set.windows()
+        let windows = WindowResolver(registry: registry, settings: set.registries, mirrorHealth: mirrors)
+            .resolve(windowSet, observed: observed, offline: offline)
+        let desired = set.desiredTags().adding(windows: windows, from: windowSet)
         let resolver = Resolver(registry: registry, settings: set.registries, mirrorHealth: mirrors)
         let resolutions = resolver.resolve(desired, observed: observed, offline: offline)
         var warnings = resolver.warnings
@@ -61,7 +64,8 @@ public struct ConvergeSession: Sendable {
         }
         return Planner.plan(PlanInput(desired: desired, policy: set.policy, observed: observed, resolutions: resolutions,
                                       manifestPath: set.source, storeName: store.storeName, warnings: warnings,
-                                      registries: set.registries, untagDeletesLastImage: store.untagDeletesLastImage))
+                                      registries: set.registries, untagDeletesLastImage: store.untagDeletesLastImage,
+                                      windows: windows))
     }
 
     /// Converges the store. `confirm` is asked only when the plan changes something; the run is

@@ -108,7 +108,7 @@ let diagnosticCases: [DiagnosticCase] = [
         "images.yaml:5:15: error: expected true or false for 'insecure', found a string; remove the quotes",
     ]),
     DiagnosticCase(name: "policy is a string", yaml: "version: 1\nimages: []\npolicy: prune\n", expected: [
-        "images.yaml:3:9: error: expected a mapping for 'policy', found a string; give it 'unlisted', 'dangling', 'keep_previous' or 'protect'",
+        "images.yaml:3:9: error: expected a mapping for 'policy', found a string; give it 'unlisted', 'dangling', 'keep_previous', 'protect' or 'max_bytes'",
     ]),
 
     // Values.

@@ -26,6 +26,12 @@ struct SchemaTests {
         ("insecure not a boolean", "version: 1\nimages: []\nregistries:\n  r.io:\n    insecure: \"true\"\n"),
         ("entry without name", "version: 1\nimages:\n  - tags: [a]\n"),
         ("unquoted numeric tag", "version: 1\nimages:\n  - name: redis\n    tags: [7.2]\n"),
+        ("select without a filter", "version: 1\nimages:\n  - name: a\n    select: {prerelease: true}\n"),
+        ("select newest 0", "version: 1\nimages:\n  - name: a\n    select: {newest: 0}\n"),
+        ("select unknown key", "version: 1\nimages:\n  - name: a\n    select: {newst: 1}\n"),
+        ("select with a pin", "version: 1\nimages:\n  - name: a\n    digest: sha256:\(String(repeating: "a", count: 64))\n    select: {newest: 1}\n"),
+        ("max_bytes with an unknown unit", "version: 1\nimages: []\npolicy:\n  max_bytes: 20gigs\n"),
+        ("negative max_bytes", "version: 1\nimages: []\npolicy:\n  max_bytes: -1\n"),
     ]
 
     @Test func everyExampleLoadsAndMatchesTheSchema() throws {

@@ -171,7 +171,7 @@ struct SyntaxTests {
     @Test func onlyAPlainMergeKeyMergesMappings() {
         let yaml = "version: 1\nx-arm: &arm {platform: linux/arm64}\nimages:\n  - name: a\n    \"<<\": *arm\n  - name: b\n    <<: [*arm, x]\n"
         #expect(diagnostics(yaml) == [
-            "images.yaml:5:5: error: unknown key '<<' in image entry; expected one of name, tags, digest, platform, immutable",
+            "images.yaml:5:5: error: unknown key '<<' in image entry; expected one of name, tags, digest, platform, immutable, select",
             "images.yaml:7:16: error: expected a mapping to merge, found a string",
         ])
     }

@@ -161,8 +161,16 @@ struct PlanRecordTests {
         withEverything.resolutions[F.ref("down:1")] = .failed("connection refused")
         withEverything.observed.images[0].platform = F.amd64
         withEverything.resolutions[F.ref("b:1")] = IdentityTests.remote("B", layers: ["b"], config: Platform(os: "linux", architecture: "arm", variant: "v7"))
+        var chosen = F.want("win:1.4.7")
+        chosen.selectedBy = "semver ^1.4.0, newest 1"
+        withEverything.desired.append(chosen)
+        withEverything.resolutions[chosen.reference] = .unchecked("offline")
+        withEverything.windows = [WindowRecord(repository: F.ref("win:1.4.7").repository, selection: TagSelection(semver: "^1.4.0", regex: "^1", newest: 1),
+                                               selected: ["1.4.7"], checked: false, reason: "offline")]
+        withEverything.policy.maxBytes = 1 << 40
         let plan = Planner.plan(withEverything).sealed()
         #expect(!plan.skipped.isEmpty && plan.hasFailedActions && !plan.warnings.isEmpty)
+        #expect(plan.inputs.windows?.count == 1 && plan.inputs.policy.maxBytes != nil)
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let script = """
         import json, sys, jsonschema

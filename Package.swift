@@ -77,6 +77,8 @@ let package = Package(
         // One store conformance suite over the embedded layout and a real dockerd; end-to-end CLI runs.
         .testTarget(name: "DockerTests", dependencies: ["Store", "Reconcile", "Registry", "OCI", "TestSupport", "ImageSet"]),
         .testTarget(name: "ResilienceTests", dependencies: ["Store", "OCI", "TestSupport", "ImageSet", "Render"]),
+        // The containerd store against a real containerd (ctr as the oracle).
+        .testTarget(name: "ContainerdTests", dependencies: ["Store", "Registry", "OCI", "TestSupport"]),
         .testTarget(name: "FaultTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -32,7 +32,7 @@ public enum BerthVersion {
 
 /// Options every store-touching command shares: the store locator (the one door) and the lock.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The store: PATH or oci:PATH (an OCI layout), docker or docker:unix:///path.sock (a Docker Engine). Default $BERTH_STORE, else ~/.local/share/berth.", valueName: "locator"))
+    @Option(name: .long, help: ArgumentHelp("The store: PATH or oci:PATH (an OCI layout), docker or docker:unix:///path.sock (a Docker Engine), containerd or containerd:/path.sock?namespace=NS. Default $BERTH_STORE, else ~/.local/share/berth.", valueName: "locator"))
     var store: String?
 
     @Option(name: .customLong("docker-host"),

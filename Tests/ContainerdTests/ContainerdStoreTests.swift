@@ -324,4 +324,47 @@ struct ContainerdStoreTests {
         #expect(r.status == 0, "\(r.stdoutText)\n\(r.stderrText)")
         #expect(try c.bed.daemon.images()[try Reference(parsing: c.name("big", "1.0")).description]?.digest == big.manifestDigest.description)
     }
+
+    /// SIGKILL at a random moment of an apply (seeded; BERTH_CRASH_SEED replays) leaves every
+    /// image record complete and unpacked (ctr images check), and the next apply converges.
+    @Test func sigkillAtAnyMomentLeavesEveryRecordCompleteAndUnpacked() throws {
+        let c = try ContainerdCase("crashloop")
+        let f = c.bed.fixtures
+        let images: [(String, String, any PushableContent)] = [("small", "1.0", f.small), ("shared-a", "1.0", f.sharedA),
+            ("shared-b", "1.0", f.sharedB), ("labeled", "1.0", f.labeled), ("multi", "latest", f.multiPlatform)]
+        for (repo, tag, content) in images { try c.push(content, repo, tag) }
+        let manifest = try c.manifest(images.map { c.name($0.0, $0.1) })
+        let started = Date()
+        try c.berth(["apply", "--store", "containerd", "-f", manifest, "--yes"])
+        let full = Date().timeIntervalSince(started)
+        var seed = UInt64(ProcessInfo.processInfo.environment["BERTH_CRASH_SEED"] ?? "") ?? 0x5eed_c0de
+        func next() -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return seed >> 33 }
+        var kills = 0, complete = 0
+        for _ in 0..<8 {
+            try c.bed.daemon.reset()
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: try berthExecutable())
+            p.arguments = ["apply", "--store", "containerd", "-f", manifest, "--yes"]
+            p.environment = c.environment()
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(useconds_t(Double(next() % 1000) / 1000 * full * 1_000_000))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            if p.terminationReason == .uncaughtSignal { kills += 1 }
+            let check = try c.bed.daemon.ctr(["images", "check", "--snapshotter", c.bed.daemon.snapshotter]).stdoutText
+            for line in check.split(separator: "\n").dropFirst() {
+                #expect(line.contains("complete (") && !line.contains("incomplete"), "a record whose content is missing: \(line)")
+                #expect(!line.hasSuffix("false"), "a record not unpacked: \(line)")
+                complete += 1
+            }
+            for img in try c.store.observe().images { #expect(img.damagedBlobs.isEmpty, "\(img.tags): \(img.damagedBlobs)") }
+        }
+        let r = try c.berth(["apply", "--store", "containerd", "-f", manifest, "--yes"], check: false)
+        #expect(r.status == 0, "\(r.stdoutText)\n\(r.stderrText)")
+        let plan = try c.berth(["plan", "--store", "containerd", "-f", manifest, "--detailed-exitcode"], check: false)
+        #expect(plan.status == 0, "converged after the kills: \(plan.stdoutText)")
+        print("containerd crash loop: \(kills) of 8 runs killed (full apply \(String(format: "%.2f", full))s), \(complete) records checked complete")
+    }
 }

@@ -226,7 +226,9 @@ final class ContainerdClient: Sendable {
     func writeContent(file: URL, digest: String, size: Int64, labels: [String: String], lease: String) throws {
         let md = metadata(lease: lease)
         let path = file.path
-        let ref = "berth-" + digest.replacingOccurrences(of: ":", with: "-")
+        // One ingest per pull (its lease), so two pulls of a shared blob never lock each other
+        // out; the second commit finds the blob there.
+        let ref = "berth-" + digest.replacingOccurrences(of: ":", with: "-") + "-" + lease
         let client = grpc
         do {
             _ = try blockingAwait {
@@ -286,6 +288,19 @@ final class ContainerdClient: Sendable {
         }
     }
 
+    /// Puts something that exists already (a blob: `content`; a committed snapshot:
+    /// `snapshots/<snapshotter>`) under the lease, so it stays while the pull that uses it runs.
+    func addToLease(_ lease: String, id: String, type: String) throws {
+        let md = metadata()
+        var req = Containerd_Services_Leases_V1_AddResourceRequest()
+        req.id = lease
+        req.resource.id = id
+        req.resource.type = type
+        _ = try call("add \(id) to lease \(lease)") { [req] g in
+            try await Containerd_Services_Leases_V1_Leases.Client(wrapping: g).addResource(req, metadata: md, options: Self.options)
+        }
+    }
+
     func deleteLease(_ id: String) throws {
         let md = metadata()
         var req = Containerd_Services_Leases_V1_DeleteRequest()
@@ -320,14 +335,24 @@ final class ContainerdClient: Sendable {
         }
     }
 
-    func commitSnapshot(_ name: String, key: String, snapshotter: String, lease: String) throws {
+    /// Commits the active snapshot `key` as `name`; false when `name` exists already (another
+    /// pull unpacked the same chain meanwhile).
+    func commitSnapshot(_ name: String, key: String, snapshotter: String, lease: String) throws -> Bool {
         let md = metadata(lease: lease)
         var req = Containerd_Services_Snapshots_V1_CommitSnapshotRequest()
         req.snapshotter = snapshotter
         req.name = name
         req.key = key
-        _ = try call("commit snapshot \(name)") { [req] g in
-            try await Containerd_Services_Snapshots_V1_Snapshots.Client(wrapping: g).commit(req, metadata: md, options: Self.options)
+        let client = grpc
+        do {
+            _ = try blockingAwait { [req] in
+                try await Containerd_Services_Snapshots_V1_Snapshots.Client(wrapping: client).commit(req, metadata: md, options: Self.options)
+            }
+            return true
+        } catch let e as RPCError where e.code == .alreadyExists {
+            return false
+        } catch let e as RPCError {
+            throw ContainerdError.rpc(what: "commit snapshot \(name)", code: "\(e.code)", message: e.message)
         }
     }
 

@@ -256,7 +256,15 @@ public final class ContainerdStore: Sendable {
         let repo = source.repository
         let previousRecord = ref.tag == nil ? nil : try client.image(named: ref.description)
         let previous = try previousRecord.flatMap { try platformManifest($0.target) }
-        let present = Set(try client.listContent().map(\.digest))
+        let listed = Set(try client.listContent().map(\.digest))
+
+        // A lease first: what this pull writes, and what it reuses, stays until the records
+        // hold it (another pull that fails meanwhile cannot take shared blobs with it).
+        let lease = try client.createLease(expiresIn: 3600)
+        defer { try? client.deleteLease(lease) }
+        let reused = ([fetched.digest, image.config.digest] + image.layers.map(\.digest)).map(\.description).filter { listed.contains($0) }
+        for d in Set(reused) { try client.addToLease(lease, id: d, type: "content") }
+        let present = reused.isEmpty ? Set<String>() : Set(try client.listContent().map(\.digest))
 
         // Config: small, fetched whole and verified.
         guard image.config.size <= 16 << 20 else {
@@ -287,8 +295,6 @@ public final class ContainerdStore: Sendable {
         try ensureStateDirectory()
         let scratch = stateDirectory.appendingPathComponent("ingest", isDirectory: true)
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let lease = try client.createLease(expiresIn: 3600)
-        defer { try? client.deleteLease(lease) }
 
         // Layers: each missing one downloaded and verified (digest, size, diff_id) into a scratch
         // file, then written into containerd's content store under the lease.
@@ -337,7 +343,10 @@ public final class ContainerdStore: Sendable {
         for (i, layer) in image.layers.enumerated() {
             let chain = chains[i].description
             defer { parent = chain }
-            if try client.snapshotExists(chain, snapshotter: snapshotter) { continue }
+            if try client.snapshotExists(chain, snapshotter: snapshotter) {
+                try client.addToLease(lease, id: chain, type: "snapshots/\(snapshotter)")
+                continue
+            }
             let key = "berth-extract-\(UUID().uuidString.lowercased()) \(chain)"
             let mounts = try client.prepareSnapshot(key, parent: parent, snapshotter: snapshotter, lease: lease)
             do {
@@ -346,7 +355,11 @@ public final class ContainerdStore: Sendable {
                 guard applied == diffIDs[i].description else {
                     throw ContainerdError.badContent(what: "unpack \(layer.digest)", reason: "applied \(applied), the config says \(diffIDs[i])")
                 }
-                try client.commitSnapshot(chain, key: key, snapshotter: snapshotter, lease: lease)
+                if try !client.commitSnapshot(chain, key: key, snapshotter: snapshotter, lease: lease) {
+                    // Another pull committed the same chain meanwhile: use it.
+                    try? client.removeSnapshot(key, snapshotter: snapshotter)
+                    try client.addToLease(lease, id: chain, type: "snapshots/\(snapshotter)")
+                }
             } catch {
                 try? client.removeSnapshot(key, snapshotter: snapshotter)
                 throw error

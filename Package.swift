@@ -12,6 +12,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // containerd's API is gRPC over its unix socket.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System libraries; CCurl and CZlib with a tiny C shim (curl's setopt is variadic, zlib's inits are macros).
@@ -29,9 +34,19 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // containerd's API (images, content, leases, snapshots, diff, containers, version): Swift
+        // generated once from its protos by scripts/gen-containerd-api.sh and committed.
+        .target(name: "ContainerdAPI", dependencies: [
+            .product(name: "GRPCCore", package: "grpc-swift-2"),
+            .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Store", dependencies: [
-            "OCI", "Registry", "Transport", "CZlib", "CISAL", "CZstd",
+            "OCI", "Registry", "Transport", "CZlib", "CISAL", "CZstd", "ContainerdAPI",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "GRPCCore", package: "grpc-swift-2"),
+            .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The desired state: the YAML manifest, its schema and validation (pure, no I/O but reading the file).
         .target(name: "ImageSet", dependencies: ["OCI", "CYAML"], swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -64,6 +79,8 @@ let package = Package(
         // One store conformance suite over the embedded layout and a real dockerd; end-to-end CLI runs.
         .testTarget(name: "DockerTests", dependencies: ["Store", "Reconcile", "Registry", "OCI", "TestSupport", "ImageSet"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "ResilienceTests", dependencies: ["Store", "OCI", "TestSupport", "ImageSet", "Render"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // The containerd store against a real containerd (ctr as the oracle).
+        .testTarget(name: "ContainerdTests", dependencies: ["Store", "Registry", "OCI", "TestSupport"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "FaultTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport"], swiftSettings: [.swiftLanguageMode(.v6)]),
     ],
     swiftLanguageModes: [.v5]

@@ -5,7 +5,7 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libcurl4-openssl-dev libisal-dev libzstd-dev zlib1g-dev libyaml-dev docker-registry skopeo umoci apache2-utils openssl curl docker.io python3-jsonschema python3-yaml; do
+for pkg in libcurl4-openssl-dev libisal-dev libzstd-dev zlib1g-dev libyaml-dev docker-registry skopeo umoci apache2-utils openssl curl docker.io containerd python3-jsonschema python3-yaml; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

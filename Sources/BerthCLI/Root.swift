@@ -32,12 +32,15 @@ public enum BerthVersion {
 
 /// Options every store-touching command shares: the store locator (the one door) and the lock.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The store: PATH or oci:PATH (an OCI layout), docker or docker:unix:///path.sock (a Docker Engine). Default $BERTH_STORE, else ~/.local/share/berth.", valueName: "locator"))
+    @Option(name: .long, help: ArgumentHelp("The store: PATH or oci:PATH (an OCI layout), docker or docker:unix:///path.sock (a Docker Engine), containerd or containerd:/path.sock?namespace=NS. Default $BERTH_STORE, else ~/.local/share/berth.", valueName: "locator"))
     var store: String?
 
     @Option(name: .customLong("docker-host"),
             help: ArgumentHelp("The Docker Engine to use as the store (unix:///path or tcp://host:port; default $DOCKER_HOST, else unix:///var/run/docker.sock). Implies --store docker.", valueName: "url"))
     var dockerHost: String?
+
+    @Option(name: .long, help: ArgumentHelp("The snapshotter a containerd store unpacks images into (default $CONTAINERD_SNAPSHOTTER, else overlayfs).", valueName: "name"))
+    var snapshotter: String?
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for another berth holding the store lock (default 0 without a terminal, 10 with one).", valueName: "seconds"))
     var lockTimeout: Double?
@@ -48,7 +51,9 @@ struct StoreOptions: ParsableArguments {
 
     /// The store, through the one door. `.read` never creates a store.
     func open(_ access: StoreFactory.Access, verb: String) throws -> any ImageStore {
-        try StoreFactory.open(try locator(), for: access, verb: verb)
+        var environment = ProcessInfo.processInfo.environment
+        if let snapshotter { environment["BERTH_SNAPSHOTTER"] = snapshotter }
+        return try StoreFactory.open(try locator(), for: access, verb: verb, environment: environment)
     }
 }
 

@@ -7,7 +7,7 @@ import Foundation
 /// |---|---|
 /// | `PATH`, `oci:PATH` | the embedded OCI image layout at PATH |
 /// | `docker`, `docker:unix:///path.sock`, `docker:tcp://host:2376` | a Docker Engine (default `DOCKER_HOST`) |
-/// | `containerd`, `containerd:/path.sock?namespace=NS` | containerd (not supported yet) |
+/// | `containerd`, `containerd:/path.sock?namespace=NS` | containerd (default `CONTAINERD_ADDRESS`, namespace `CONTAINERD_NAMESPACE`, else k8s.io) |
 /// | `registry://HOST[:PORT]/PREFIX` | a registry namespace (not supported yet) |
 public enum StoreLocator: Sendable, Equatable, CustomStringConvertible {
     case layout(path: String)

@@ -15,7 +15,7 @@ struct DockerSuite {}
 
 /// The stores every conformance test runs against, through `ImageStore` only.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case layout, docker
+    case layout, docker, containerd
     var testDescription: String { rawValue }
 }
 
@@ -41,6 +41,8 @@ final class StoreUnderTest {
         case .docker:
             try bed.freshEngine()
             store = try bed.engineStore(stateRoot: scratch.file("state"))
+        case .containerd:
+            store = try ContainerdForConformance.freshStore(stateRoot: scratch.file("state"))
         }
     }
 
@@ -222,8 +224,9 @@ extension DockerSuite {
             let observed = try sut.store.observe()
             #expect(observed.ledger.map(\.reference) == [ref.description])
             switch kind {
-            case .layout:
-                // The layout keeps the image, dangling, until a removal or prune says otherwise.
+            case .layout, .containerd:
+                // The layout keeps the image, dangling, until a removal or prune says otherwise
+                // (containerd keeps it by its ID reference).
                 #expect(observed.images.map(\.digest) == [small.manifestDigest])
                 #expect(observed.images.first?.tags == [])
             case .docker:

@@ -14,7 +14,11 @@ final class VerbRun {
     init(_ kind: StoreKind, _ hint: String) throws {
         self.kind = kind
         run = try CLIRun(hint)
-        storeArgs = kind == .docker ? ["--store", "docker"] : ["--store", run.scratch.file("layout").path]
+        switch kind {
+        case .docker: storeArgs = ["--store", "docker"]
+        case .layout: storeArgs = ["--store", run.scratch.file("layout").path]
+        case .containerd: storeArgs = try ContainerdForConformance.freshStoreArguments()
+        }
     }
 
     var bed: DockerBed { run.bed }
@@ -106,7 +110,7 @@ extension DockerSuite {
                 let v = try VerbRun(kind, "noverify")
                 let r = try v.berth(["store", "verify"], check: false)
                 #expect(r.status == 64)
-                #expect(r.stderrText.contains("does not work on the docker store"), "\(r.stderrText)")
+                #expect(r.stderrText.contains("does not work on the \(kind.rawValue) store"), "\(r.stderrText)")
                 return
             }
             let v = try VerbRun(kind, "nostore")

@@ -154,7 +154,7 @@ struct TarSizeCounter {
     }
 }
 
-public enum LayerError: Error, CustomStringConvertible {
+public enum LayerError: Error, Equatable, CustomStringConvertible {
     case inflate(String)
     case diffIDMismatch(layer: Digest, expected: Digest, actual: Digest)
     case truncated(layer: Digest)

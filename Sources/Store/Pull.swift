@@ -292,3 +292,16 @@ final class LayerSink: BlobSink {
         do { try inspector.feed(chunk) } catch { inspectError = error }
     }
 }
+
+extension PullError: Equatable {
+    /// Cases compare by their values; an underlying error by what it says.
+    public static func == (a: PullError, b: PullError) -> Bool {
+        switch (a, b) {
+        case let (.layer(r1, d1, e1), .layer(r2, d2, e2)), let (.config(r1, d1, e1), .config(r2, d2, e2)):
+            return r1 == r2 && d1 == d2 && String(describing: e1) == String(describing: e2)
+        case let (.invalidImage(r1, w1), .invalidImage(r2, w2)): return r1 == r2 && w1 == w2
+        case let (.unexpected(r1, e1, s1), .unexpected(r2, e2, s2)): return r1 == r2 && e1 == e2 && s1 == s2
+        default: return false
+        }
+    }
+}

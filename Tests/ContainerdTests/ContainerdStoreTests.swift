@@ -101,6 +101,7 @@ final class ContainerdCase {
         return env
     }
 
+    @discardableResult
     func berth(_ args: [String], check: Bool = true) throws -> RunResult {
         try Shell.run(path: try berthExecutable(), args, environment: environment(), timeout: 300, check: check)
     }

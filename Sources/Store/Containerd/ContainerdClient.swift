@@ -15,7 +15,10 @@ private final class Outcome<T: Sendable>: Sendable {
 /// it ends. berth's stores are synchronous on their own threads; containerd's client is async.
 func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
     let outcome = Outcome<T>()
-    Task {
+    // Not on the cooperative pool: a caller that blocks one of its (few) threads here, as an
+    // async test or any Swift concurrency caller may, would otherwise starve the very task it
+    // waits for.
+    Task(executorPreference: GRPCQueueExecutor.shared) {
         let r: Result<T, any Error>
         do { r = .success(try await body()) } catch { r = .failure(error) }
         outcome.value.withLock { $0 = r }
@@ -23,6 +26,17 @@ func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T
     }
     outcome.done.wait()
     return try outcome.value.withLock { $0! }.get()
+}
+
+/// Runs the gRPC client's tasks on GCD worker threads of their own rather than on the
+/// cooperative pool, which blocking callers of `blockingAwait` may be occupying.
+final class GRPCQueueExecutor: TaskExecutor {
+    static let shared = GRPCQueueExecutor()
+    private let queue = DispatchQueue(label: "berth.containerd.grpc", attributes: .concurrent)
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        queue.async { unowned.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
 }
 
 /// Errors from containerd's API, in words for people.
@@ -60,7 +74,7 @@ final class ContainerdClient: Sendable {
         let transport = try Transport(target: .unixDomainSocket(path: address, authority: "localhost"), transportSecurity: .plaintext)
         let client = GRPCClient(transport: transport)
         grpc = client
-        connections = Task { try? await client.runConnections() }
+        connections = Task(executorPreference: GRPCQueueExecutor.shared) { try? await client.runConnections() }
     }
 
     deinit {

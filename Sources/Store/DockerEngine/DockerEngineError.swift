@@ -3,7 +3,7 @@ import OCI
 
 /// What can go wrong talking to a Docker Engine. Messages name the engine (its socket or
 /// address) and say what to do.
-public enum DockerEngineError: Error, CustomStringConvertible {
+public enum DockerEngineError: Error, Equatable, CustomStringConvertible {
     case invalidHost(String, reason: String)
     /// No socket file at the path.
     case socketMissing(path: String)

@@ -40,7 +40,7 @@ extension Image {
             if !force && !dryRun {
                 var warning = all ? "WARNING! This will remove all images without at least one container associated to them."
                     : "WARNING! This will remove all dangling images."
-                let rollback = Self.previousImages(try store.pruneCandidates(all: all, filter: pruneFilter), ledger: try store.observe().ledger)
+                let rollback = Self.previousImages(try store.pruneCandidates(all: all, filter: pruneFilter), in: try store.observe())
                 if !rollback.isEmpty { warning += "\n" + Self.previousImagesNote(rollback) }
                 guard Terminal.isInteractive else {
                     Out.error("Error: refusing to prune without confirmation: no terminal to ask on. Use -f to prune.")
@@ -53,7 +53,7 @@ extension Image {
             let lock = dryRun ? nil : try store.lock(timeout: storeOptions.effectiveLockTimeout)
             defer { lock?.release() }
             let victims = try store.pruneCandidates(all: all, filter: pruneFilter)
-            let previous = dryRun ? Self.previousImages(victims, ledger: try store.observe().ledger) : []
+            let previous = dryRun ? Self.previousImages(victims, in: try store.observe()) : []
             let report = try store.prune(victims, dryRun: dryRun)
             if !report.records.isEmpty {
                 Out.print(dryRun ? "Would delete Images:" : "Deleted Images:")
@@ -66,8 +66,8 @@ extension Image {
 
         /// The images among `victims` that lost a tag berth recorded (what `berth rollback`
         /// restores, and what `policy.keep_previous` keeps apply from pruning), with those tags.
-        static func previousImages(_ victims: [ObservedImage], ledger: [LedgerEntry]) -> [(ObservedImage, [String])] {
-            let histories = Observed(images: [], ledger: ledger).histories()
+        static func previousImages(_ victims: [ObservedImage], in observed: Observed) -> [(ObservedImage, [String])] {
+            let histories = observed.histories()
             return victims.compactMap { v in
                 var seen = Set<String>()
                 let tags = (histories[v.digest] ?? []).map { (try? Reference(parsing: $0.reference))?.familiarString ?? $0.reference }

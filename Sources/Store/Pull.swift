@@ -232,15 +232,7 @@ extension LayoutStore {
         let file = try newIngestFile(for: layer.digest)
         defer { file.discard() }
         let sink = try LayerSink(file: file, mediaType: layer.mediaType)
-        var lastReport = Date.distantPast
-        try registry.fetchBlob(repo, descriptor: layer, into: sink) { received in
-            let now = Date()
-            if now.timeIntervalSince(lastReport) > 0.1 || received == layer.size {
-                lastReport = now
-                events(.layerProgress(layer.digest, received: received, total: layer.size))
-            }
-        }
-        events(.layerVerifying(layer.digest))
+        try fetchLayer(layer, from: repo, using: registry, into: sink, events: events)
         if let e = sink.inspectError { throw e }
         let facts = try sink.inspector.finish(layer: layer.digest)
         if let actual = facts?.diffID, actual != diffID {
@@ -304,4 +296,19 @@ extension PullError: Equatable {
         default: return false
         }
     }
+}
+
+/// Downloads `layer` into `sink` (digest and size verified by the registry client), reporting
+/// progress at most every 100 ms and at the end, then `layerVerifying`.
+func fetchLayer(_ layer: Descriptor, from repo: Reference, using registry: RegistryClient, into sink: BlobSink,
+                events: @escaping @Sendable (PullEvent) -> Void) throws {
+    var lastReport = Date.distantPast
+    try registry.fetchBlob(repo, descriptor: layer, into: sink) { received in
+        let now = Date()
+        if now.timeIntervalSince(lastReport) > 0.1 || received == layer.size {
+            lastReport = now
+            events(.layerProgress(layer.digest, received: received, total: layer.size))
+        }
+    }
+    events(.layerVerifying(layer.digest))
 }

@@ -127,17 +127,4 @@ public struct StoreState: Codable, Sendable {
 
     public func record(_ d: Digest) -> ImageRecord? { images[d.description] }
     public func layer(_ d: Digest) -> LayerFacts? { layers[d.description] }
-
-    /// Ledger entries for an image, newest first.
-    public func history(of image: Digest) -> [LedgerEntry] {
-        ledger.filter { $0.image == image }.sorted { $0.at > $1.at }
-    }
-
-    /// `history(of:)` for every image at once (one pass over the ledger).
-    public func histories() -> [Digest: [LedgerEntry]] {
-        var out: [Digest: [LedgerEntry]] = [:]
-        for e in ledger { out[e.image, default: []].append(e) }
-        for k in out.keys { out[k]!.sort { $0.at > $1.at } }
-        return out
-    }
 }

@@ -78,23 +78,12 @@ public final class ContainerdStore: Sendable {
 
     // MARK: - State
 
-    func ensureStateDirectory() throws {
-        do {
-            try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw StoreError.conflict("cannot create berth's state directory for containerd, \(stateDirectory.path): \(error.localizedDescription)")
-        }
-    }
+    func ensureStateDirectory() throws { try EngineState.ensureDirectory(stateDirectory, owner: "containerd") }
 
     func readState() throws -> EngineState { try EngineState.read(from: ledgerURL, engineID: identity) }
 
     func updateState<T>(_ body: (inout EngineState) throws -> T) throws -> T {
-        stateMutex.lock(); defer { stateMutex.unlock() }
-        var state = try readState()
-        let result = try body(&state)
-        try ensureStateDirectory()
-        try state.write(to: ledgerURL)
-        return result
+        try EngineState.update(at: ledgerURL, identity: identity, owner: "containerd", mutex: stateMutex, body)
     }
 
     // MARK: - Content helpers
@@ -314,15 +303,7 @@ public final class ContainerdStore: Sendable {
             let file = scratch.appendingPathComponent(layer.digest.hex + "-" + UUID().uuidString)
             defer { unlink(file.path) }
             let sink = try FileLayerSink(path: file.path, mediaType: layer.mediaType)
-            var lastReport = Date.distantPast
-            try registry.fetchBlob(repo, descriptor: layer, into: sink) { received in
-                let now = Date()
-                if now.timeIntervalSince(lastReport) > 0.1 || received == layer.size {
-                    lastReport = now
-                    events(.layerProgress(layer.digest, received: received, total: layer.size))
-                }
-            }
-            events(.layerVerifying(layer.digest))
+            try fetchLayer(layer, from: repo, using: registry, into: sink, events: events)
             try sink.close()
             if let e = sink.inspectError { throw e }
             let facts = try sink.inspector.finish(layer: layer.digest)

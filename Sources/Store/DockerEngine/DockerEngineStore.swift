@@ -139,13 +139,7 @@ public final class DockerEngineStore: Sendable {
         return try StoreLock(path: stateDirectory.appendingPathComponent("lock").path, timeout: timeout)
     }
 
-    func ensureStateDirectory() throws {
-        do {
-            try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw StoreError.conflict("cannot create berth's state directory for the engine, \(stateDirectory.path): \(error.localizedDescription)")
-        }
-    }
+    func ensureStateDirectory() throws { try EngineState.ensureDirectory(stateDirectory, owner: "the engine") }
 
     public func readState() throws -> EngineState {
         try EngineState.read(from: ledgerURL, engineID: engineID)
@@ -153,12 +147,7 @@ public final class DockerEngineStore: Sendable {
 
     /// Read-modify-write of the state file under the in-process mutex (callers hold `lock()`).
     func updateState<T>(_ body: (inout EngineState) throws -> T) throws -> T {
-        stateMutex.lock(); defer { stateMutex.unlock() }
-        var state = try readState()
-        let result = try body(&state)
-        try ensureStateDirectory()
-        try state.write(to: ledgerURL)
-        return result
+        try EngineState.update(at: ledgerURL, identity: engineID, owner: "the engine", mutex: stateMutex, body)
     }
 
     /// Changes the run history (`recordRun`); the caller holds `lock()`.

@@ -72,3 +72,26 @@ extension EngineState {
         try Durable.write(try LayoutStore.encoder.encode(self), to: url)
     }
 }
+
+extension EngineState {
+    /// The state directory (mode 0700) of a store whose facts berth keeps itself; `owner` names
+    /// the store in the error ("the engine", "containerd").
+    static func ensureDirectory(_ directory: URL, owner: String) throws {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StoreError.conflict("cannot create berth's state directory for \(owner), \(directory.path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Read-modify-write of the state file at `url` under `mutex` (this process; callers hold
+    /// the store's writer lock across processes), replaced durably.
+    static func update<T>(at url: URL, identity: String, owner: String, mutex: NSLock, _ body: (inout EngineState) throws -> T) throws -> T {
+        mutex.lock(); defer { mutex.unlock() }
+        var state = try read(from: url, engineID: identity)
+        let result = try body(&state)
+        try ensureDirectory(url.deletingLastPathComponent(), owner: owner)
+        try state.write(to: url)
+        return result
+    }
+}

@@ -352,7 +352,7 @@ struct ManifestReader {
             var seen: [String: SourceLocation] = [:]
             for item in items {
                 guard let text = string(item, for: "mirrors") else { continue }
-                switch RegistryHost.parse(text) {
+                switch RegistryHost.parseMirror(text) {
                 case let .success(mirror):
                     if let first = seen[mirror] {
                         report(at: position(of: item), "mirror '\(text)' is listed twice; first at \(first)")

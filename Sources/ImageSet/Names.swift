@@ -51,6 +51,26 @@ enum RegistryHost {
         }
     }
 
+    /// A mirror: `host[:port]`, optionally with a path prefix (`host:5000/mirror/docker.io`) under
+    /// which the mirror holds the registry's repositories (as `--store registry://` fills one).
+    static func parseMirror(_ text: String) -> Result<String, HostProblem> {
+        guard !text.contains("://"), let slash = text.firstIndex(of: "/") else { return parse(text) }
+        let host = String(text[..<slash])
+        var prefix = Substring(text[text.index(after: slash)...])
+        while prefix.last == "/" { prefix.removeLast() }
+        switch parse(host) {
+        case .failure(let problem): return .failure(problem)
+        case .success(let canonical):
+            if prefix.isEmpty { return .success(canonical) }
+            guard let ref = try? Reference(parsing: "\(canonical)/\(prefix)/x"), ref.domain == canonical,
+                  ref.path == "\(prefix)/x" else {
+                return .failure(HostProblem(reason: "its path '\(prefix)' is not a repository path",
+                                            hint: "path components hold lowercase letters, digits and single '.', '_' or '-'"))
+            }
+            return .success("\(canonical)/\(prefix)")
+        }
+    }
+
     struct HostProblem: Error {
         let reason: String
         let hint: String?

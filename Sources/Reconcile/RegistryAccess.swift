@@ -42,7 +42,7 @@ public enum RegistryAccess {
             if s.insecure { h.insecure = true }
             if let ca = s.caFile { h.caFile = ca }
             out[host] = h
-            for m in s.mirrors {
+            for m in s.mirrors.map({ MirrorRouting.split($0).host }) {
                 var mirror = out[m] ?? registries[m].map { RegistryHostSettings(insecure: $0.insecure || RegistryHostSettings.defaults(for: m).insecure, caFile: $0.caFile) }
                     ?? RegistryHostSettings(insecure: s.insecure || RegistryHostSettings.defaults(for: m).insecure, caFile: s.caFile)
                 mirror.retry = .mirror

@@ -5,11 +5,22 @@ import Registry
 import Store
 import Synchronization
 
-/// Where to ask for a repository: its mirrors in order, then the registry itself.
+/// Where to ask for a repository: its mirrors in order, then the registry itself. A mirror
+/// `host/prefix` holds the registry's repository `path` at `host/prefix/path`.
 public enum MirrorRouting {
     public static func candidates(for ref: Reference, settings: RegistrySettings?) -> [Reference] {
-        let mirrors = (settings?.mirrors ?? []).map { Reference(domain: $0, path: ref.path, tag: ref.tag, digest: ref.digest) }
+        let mirrors = (settings?.mirrors ?? []).map { mirror -> Reference in
+            let (host, prefix) = split(mirror)
+            return Reference(domain: host, path: prefix.map { "\($0)/\(ref.path)" } ?? ref.path, tag: ref.tag, digest: ref.digest)
+        }
         return mirrors + [ref]
+    }
+
+    /// A mirror entry's host and path prefix (`127.0.0.1:5000/mirror` → host, "mirror").
+    public static func split(_ mirror: String) -> (host: String, prefix: String?) {
+        guard let slash = mirror.firstIndex(of: "/") else { return (mirror, nil) }
+        let prefix = String(mirror[mirror.index(after: slash)...])
+        return (String(mirror[..<slash]), prefix.isEmpty ? nil : prefix)
     }
 }
 

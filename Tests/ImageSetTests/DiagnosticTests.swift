@@ -188,7 +188,7 @@ let diagnosticCases: [DiagnosticCase] = [
           127.0.0.1:5000:
             insecur: true
             ca_file: ""
-            mirrors: [m.io, m.io, "http://m2.io"]
+            mirrors: [m.io, m.io, "http://m2.io", "m3.io/UP", m4.io/mirror/docker.io]
           r.io: true
 
         """, expected: [
@@ -196,6 +196,7 @@ let diagnosticCases: [DiagnosticCase] = [
         "images.yaml:6:14: error: 'ca_file' is empty; give the path of a PEM file, or omit it",
         "images.yaml:7:21: error: mirror 'm.io' is listed twice; first at images.yaml:7:15",
         "images.yaml:7:27: error: mirror 'http://m2.io' is not a registry host: a registry host has no scheme; write 'm2.io'; for plain HTTP set insecure: true",
+        "images.yaml:7:43: error: mirror 'm3.io/UP' is not a registry host: its path 'UP' is not a repository path; path components hold lowercase letters, digits and single '.', '_' or '-'",
         "images.yaml:8:9: error: expected a mapping for registry 'r.io', found a boolean; give it 'insecure', 'ca_file' or 'mirrors'",
     ]),
 

@@ -19,6 +19,14 @@ struct MirrorHealthTests {
         #expect(health.candidates(for: Self.ref, settings: nil).map(\.domain) == ["docker.io"])
     }
 
+    @Test func aMirrorWithAPathPrefixHoldsTheRepositoryUnderIt() {
+        let settings = RegistrySettings(mirrors: ["127.0.0.1:5002/mirror/docker.io"])
+        let routed = MirrorHealth().candidates(for: Self.ref, settings: settings)
+        #expect(routed.map(\.description) == ["127.0.0.1:5002/mirror/docker.io/library/redis:7", "docker.io/library/redis:7"])
+        #expect(MirrorRouting.split("127.0.0.1:5002/mirror/docker.io") == ("127.0.0.1:5002", "mirror/docker.io"))
+        #expect(MirrorRouting.split("m.io") == ("m.io", nil))
+    }
+
     @Test func aMirrorThatFailsToConnectIsSkippedForTheRestOfTheRunWithOneWarning() {
         let health = MirrorHealth()
         #expect(health.record(Self.refused, from: Self.via("mirror-a.example"), for: Self.ref))

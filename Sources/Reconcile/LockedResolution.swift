@@ -72,6 +72,7 @@ public struct LockedResolution: Sendable {
             let same = lock.entries.indices.filter { lock.entries[$0].reference == want.reference }
             guard let i = same.first(where: { lock.entries[$0].platform == want.platform }) else {
                 if let other = same.first {
+                    claimed.formUnion(same)
                     lines.append("\(want.reference) is locked for \(lock.entries[other].platform), not \(want.platform)")
                 } else {
                     lines.append("\(want.reference) is not locked")

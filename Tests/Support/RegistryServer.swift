@@ -42,8 +42,9 @@ public final class RegistryServer: Sendable {
 
     /// Starts the registry. `storageDirectory`: keep blobs there (created if needed, never removed);
     /// by default a temp directory removed by `stop()`. `port`: a fixed port instead of a free one.
+    /// `deletes`: `storage.delete.enabled` (false: DELETE answers 405 UNSUPPORTED).
     public init(tls: Bool = false, auth: RegistryAuth = .none, name: String = "reg",
-                storageDirectory: URL? = nil, port fixedPort: UInt16? = nil) throws {
+                storageDirectory: URL? = nil, port fixedPort: UInt16? = nil, deletes: Bool = true) throws {
         self.name = name
         self.tls = tls
         self.auth = auth
@@ -115,7 +116,7 @@ public final class RegistryServer: Sendable {
                       filesystem:
                         rootdirectory: \(yamlQuoted(rootDirectory.path))
                       delete:
-                        enabled: true
+                        enabled: \(deletes)
                       maintenance:
                         uploadpurging:
                           enabled: false

@@ -10,13 +10,15 @@ struct LockCommand: ParsableCommand {
         commandName: "lock",
         abstract: "Resolve every image of the manifest to exact digests and write images.lock.",
         discussion: """
-        One HEAD per tag (windows included); for a tag whose digest changed, its manifest and,
-        for a multi-platform tag, the platform's manifest. The lock is written beside the
-        manifest (or -o), sorted and stable: re-locking an unchanged world leaves the file as
-        it is. 'berth plan|apply|converge --locked' then use its digests and resolve no tag.
-        --push stores the lock in a registry as an OCI artifact, for '--lock oci://…'.
+        One HEAD per tag (windows included); for a tag whose digest changed, its
+        manifest, and for a multi-platform tag the platform's manifest. The lock
+        goes beside the manifest (or -o), sorted and stable: re-locking an
+        unchanged world leaves the file as it is. 'berth plan|apply|converge
+        --locked' then use its digests and resolve no tag. --push also stores it
+        in a registry as an OCI artifact, for '--lock oci://…'.
 
-        Exit codes: 0 locked; 1 a reference could not be resolved (nothing is written), or an error.
+        Exit codes: 0 locked; 1 a reference could not be resolved (nothing is
+        written), or an error.
 
         Examples:
           berth lock -f images.yaml

@@ -220,6 +220,11 @@ final class LockCLITests {
         let prom = try String(contentsOfFile: metrics, encoding: .utf8)
         #expect(prom.contains("berth_lock_info{lock=\"\(Digest.sha256(lockBytes))\",source=\"oci://\(target)\"} 1"), "\(prom)")
 
+        // By the artifact's manifest digest, the whole lock is pinned.
+        let pushedManifest = push.stdoutText.components(separatedBy: "(manifest ").last!.prefix(71)
+        let pinned = try berth(["plan", "-f", manifest, "--lock", "oci://\(h)/locks/web@\(pushedManifest)"], store: "s")
+        #expect(pinned.status == 0 && pinned.stdoutText.contains("No changes."), "\(pinned.stdoutText)\(pinned.stderrText)")
+
         // A lock blob altered on the way is refused; nothing changes.
         proxy.add(FaultProxy.Rule("GET", path: "/v2/locks/web/blobs/", .flipBytes(count: 1), times: 50))
         let tampered = try berth(["apply", "-f", manifest, "--lock", "oci://\(target)", "--yes"], store: "t")
@@ -232,5 +237,34 @@ final class LockCLITests {
         let wrong = try berth(["plan", "-f", manifest, "--lock", "oci://\(h)/team/a:1"], store: "s")
         #expect(wrong.status == 1)
         #expect(wrong.stderrText.contains("oci://\(h)/team/a:1 is not a berth lock: its artifactType is absent"), "\(wrong.stderrText)")
+    }
+    @Test func windowsAreLockedAndNotListedAgainWhenLocked() throws {
+        _ = try registry.push(fixtures.small, repository: "team/win", tag: "1.0.0")
+        _ = try registry.push(fixtures.labeled, repository: "team/win", tag: "1.1.0")
+        _ = try registry.push(fixtures.sharedB, repository: "team/win", tag: "2.0.0")
+        try write(extra: "  - name: \(h)/team/win\n    select: { semver: \">=1 <2\", newest: 1 }")
+        proxy.resetLog()
+        let lock = try Berth.run(["lock", "-f", manifest])
+        #expect(lock.status == 0, "\(lock.stderrText)")
+        #expect(proxy.requests(pathContains: "/team/win/tags/list").count == 1)
+        let entries = try lockDoc()["entries"] as! [[String: String]]
+        let win = entries.filter { $0["reference"]!.contains("/team/win:") }
+        #expect(win.count == 1 && win[0]["reference"] == "\(h)/team/win:1.1.0", "\(entries)")
+        #expect(win[0]["selectedBy"] == "semver >=1 <2, newest 1" && win[0]["manifest"] == fixtures.labeled.manifestDigest.description)
+
+        // A newer tag in the window appears; the lock still applies 1.1.0 and lists no tags.
+        _ = try registry.push(fixtures.sharedA, repository: "team/win", tag: "1.2.0")
+        proxy.resetLog()
+        let apply = try berth(["apply", "-f", manifest, "--locked", "--yes"], store: "s")
+        #expect(apply.status == 0, "\(apply.stdoutText)\(apply.stderrText)")
+        #expect(proxy.requests(pathContains: "/tags/list").isEmpty)
+        #expect(!registryRequests().contains { $0.hasPrefix("HEAD") })
+        let present = try tags("s")
+        #expect(present.contains("\(h)/team/win:1.1.0 ") && !present.contains("\(h)/team/win:1.2.0"), "\(present)")
+        // Re-locking moves the window to 1.2.0: one entry changes, and the plan then follows it.
+        #expect(try Berth.run(["lock", "-f", manifest, "--update", "\(h)/team/win"]).status == 0)
+        let plan = try berth(["plan", "-f", manifest, "--locked"], store: "s")
+        #expect(plan.stdoutText.contains("+ pull    \(h)/team/win:1.2.0  sha256:\(fixtures.sharedA.manifestDigest.short)"), "\(plan.stdoutText)")
+        #expect(plan.stdoutText.contains("- untag   \(h)/team/win:1.1.0  sha256:\(fixtures.labeled.manifestDigest.short)  (fell out of the window"), "\(plan.stdoutText)")
     }
 }

@@ -78,9 +78,16 @@ public struct ImageLock: Sendable, Equatable {
         self.resolvedAt = ImageLock.wholeSeconds(resolvedAt ?? self.entries.map(\.resolvedAt).max() ?? Date())
     }
 
-    /// The entry for `reference` on `platform`, if locked.
+    /// The entry for `reference` on `platform`, if locked. Linear: for many lookups, `byReference()`.
     public func entry(for reference: Reference, platform: Platform) -> Entry? {
         entries.first { $0.reference == reference && $0.platform == platform }
+    }
+
+    /// The positions in `entries` of each reference's entries (one per platform locked).
+    public func byReference() -> [Reference: [Int]] {
+        var out: [Reference: [Int]] = [:]
+        for (i, e) in entries.enumerated() { out[e.reference, default: []].append(i) }
+        return out
     }
 
     static func entryOrder(_ a: Entry, _ b: Entry) -> Bool {

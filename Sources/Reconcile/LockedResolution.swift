@@ -68,8 +68,10 @@ public struct LockedResolution: Sendable {
         var lines: [String] = []
         var claimed = Set<Int>()
         let literal = set.desiredTags(hostPlatform: hostPlatform)
+        let literalRefs = Set(literal.map(\.reference))
+        let byReference = lock.byReference()
         for want in literal {
-            let same = lock.entries.indices.filter { lock.entries[$0].reference == want.reference }
+            let same = byReference[want.reference] ?? []
             guard let i = same.first(where: { lock.entries[$0].platform == want.platform }) else {
                 if let other = same.first {
                     claimed.formUnion(same)
@@ -92,7 +94,7 @@ public struct LockedResolution: Sendable {
             let mine = lock.entries.indices.filter { i in
                 let e = lock.entries[i]
                 return e.reference.repository == window.repository && e.selectedBy == text && e.platform == window.platform
-                    && !literal.contains { $0.reference == e.reference }
+                    && !literalRefs.contains(e.reference)
             }
             if mine.isEmpty { lines.append("the window \(window.repository) (\(text)) is not locked") }
             claimed.formUnion(mine)
@@ -123,9 +125,10 @@ public struct LockedResolution: Sendable {
     /// fails; `desired(for:)` refuses such a lock first).
     public func resolve(_ desired: [DesiredTag], lock: ImageLock, observed: Observed, offline: Bool) -> [Reference: Resolution] {
         let out = Mutex<[Reference: Resolution]>([:])
+        let byReference = lock.byReference()
         _ = parallelForEach(desired, width: concurrency) { want in
             let r: Resolution
-            if let entry = lock.entry(for: want.reference, platform: want.platform) {
+            if let entry = byReference[want.reference]?.lazy.map({ lock.entries[$0] }).first(where: { $0.platform == want.platform }) {
                 r = self.resolveOne(want, entry: entry, observed: observed, offline: offline)
             } else {
                 r = .failed("not in the lock (\(want.platform)); lock again")

@@ -88,8 +88,13 @@ public struct Locker: Sendable {
         let desired = set.desiredTags().adding(windows: records, from: windowSet)
         let entries = Mutex<[ImageLock.Entry]>([])
         let errors = Mutex<[String]>(failures)
+        let previousByReference = previous?.byReference() ?? [:]
+        let previousEntry: @Sendable (Reference, Platform) -> ImageLock.Entry? = { ref, platform in
+            guard let previous else { return nil }
+            return previousByReference[ref]?.lazy.map { previous.entries[$0] }.first { $0.platform == platform }
+        }
         _ = parallelForEach(desired, width: concurrency) { want in
-            let old = previous?.entry(for: want.reference, platform: want.platform)
+            let old = previousEntry(want.reference, want.platform)
             if let old, !filter.matches(want.reference) {
                 var kept = old
                 kept.selectedBy = want.selectedBy
@@ -107,7 +112,7 @@ public struct Locker: Sendable {
         guard failed.isEmpty else { throw LockError.unresolved(failed.sorted()) }
         let all = entries.withLock { $0 }
         let changed = previous.map { p in
-            all.count != p.entries.count || all.contains { e in p.entry(for: e.reference, platform: e.platform).map { !$0.sameResolution(as: e) } ?? true }
+            all.count != p.entries.count || all.contains { e in previousEntry(e.reference, e.platform).map { !$0.sameResolution(as: e) } ?? true }
         } ?? true
         return ImageLock(manifest: manifest, entries: all, resolvedAt: changed ? now : previous?.resolvedAt)
     }

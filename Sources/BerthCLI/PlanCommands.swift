@@ -97,6 +97,10 @@ enum PlanText {
         func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
         let manifestName = (plan.manifest as NSString).lastPathComponent
         var out = ""
+        if let lock = plan.inputs.lock {
+            let name = plan.inputs.lockSource.map { $0.hasPrefix("oci://") ? $0 : ($0 as NSString).lastPathComponent } ?? "the lock"
+            out += "Locked by \(name) (\(lock.prefix(19))): no tag was resolved.\n"
+        }
         for w in plan.warnings { out += paint("Warning: ", "33") + w + "\n" }
         let changing = plan.actions.filter { $0.kind != .keep }
         if !changing.isEmpty {

@@ -105,9 +105,7 @@ public enum LockStore {
     /// What the lock file names as its manifest: the manifest's name relative to the lock's
     /// directory when they share it, else the path as given; and the sha256 of its bytes.
     public static func manifestSource(manifest path: String, lockPath: String?) throws -> ImageLock.Source {
-        guard path != "-", let data = FileManager.default.contents(atPath: path) else {
-            throw LockFileError(source: path, reason: "berth lock reads the manifest from a file, to record its digest")
-        }
+        guard path != "-", let data = FileManager.default.contents(atPath: path) else { throw LockError.manifestNotAFile(path) }
         let manifestDir = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
         let lockDir = lockPath.map { URL(fileURLWithPath: $0).deletingLastPathComponent().standardizedFileURL.path }
         let name = lockDir == nil || lockDir == manifestDir ? (path as NSString).lastPathComponent : path

@@ -105,7 +105,7 @@ public struct LockedResolution: Sendable {
         for (i, e) in lock.entries.enumerated() where !claimed.contains(i) {
             lines.append("\(e.reference) (\(e.platform)\(e.selectedBy.map { ", selected by \($0)" } ?? "")) is locked but \(manifestName) does not ask for it")
         }
-        guard lines.isEmpty else { throw LockError.mismatch(lock: loaded.name, manifest: manifestName, lines: lines) }
+        guard lines.isEmpty else { throw LockError.mismatch(lock: loaded.name, manifest: manifestName, lines: lines, path: set.source) }
         var notes: [String] = []
         if let manifestDigest, manifestDigest != lock.manifest.digest {
             notes.append("\(manifestName) changed since \(loaded.name) was made (its digest is \(manifestDigest.short), the lock's \(lock.manifest.digest.short)); every image it asks for is still locked")

@@ -11,8 +11,11 @@ public enum LockError: Error, Equatable, CustomStringConvertible {
     case unresolved([String])
     /// `--update NAME` names no desired reference.
     case updateMatchesNothing(String)
-    /// The lock does not lock what the manifest asks for (one line per entry).
-    case mismatch(lock: String, manifest: String, lines: [String])
+    /// The lock does not lock what the manifest asks for (one line per entry); `path` is the
+    /// manifest as the command named it.
+    case mismatch(lock: String, manifest: String, lines: [String], path: String)
+    /// `berth lock` needs the manifest as a file (its digest goes into the lock).
+    case manifestNotAFile(String)
     /// `--lock` names something that is neither a file nor `oci://REGISTRY/REPO:TAG|@DIGEST`.
     case badLocation(String, reason: String)
     /// The lock artifact in a registry is not a berth lock.
@@ -27,9 +30,11 @@ public enum LockError: Error, Equatable, CustomStringConvertible {
             return "cannot lock \(shown); nothing was written"
         case .updateMatchesNothing(let name):
             return "--update \(name) matches no image of the manifest; name a repository (redis) or a reference (redis:7)"
-        case let .mismatch(lock, manifest, lines):
+        case let .mismatch(lock, manifest, lines, path):
             let shown = lines.prefix(5).joined(separator: "; ") + (lines.count > 5 ? "; and \(lines.count - 5) more" : "")
-            return "\(lock) does not match \(manifest): \(shown); run 'berth lock -f \(manifest)'"
+            return "\(lock) does not match \(manifest): \(shown); run 'berth lock -f \(path)'"
+        case .manifestNotAFile(let path):
+            return "berth lock reads the manifest from a file, to record its digest; \(path == "-" ? "standard input" : path) is not one; give -f PATH"
         case let .badLocation(text, reason):
             return "--lock \(text.prefix(300)): \(reason); give a file path or oci://REGISTRY/REPOSITORY:TAG"
         case let .notALockArtifact(ref, reason):
@@ -74,9 +79,9 @@ public struct Locker: Sendable {
         var records: [WindowRecord] = []
         let resolver = WindowResolver(registry: registry, settings: settings, mirrorHealth: mirrorHealth)
         for window in windowSet {
-            if let previous, !filter.matches(window.repository) {
+            let kept = previous?.entries.filter { $0.reference.repository == window.repository && $0.selectedBy == window.selection.description } ?? []
+            if !kept.isEmpty, !filter.matches(window.repository) {
                 // Not updated: the window keeps the tags the lock chose.
-                let kept = previous.entries.filter { $0.reference.repository == window.repository && $0.selectedBy == window.selection.description }
                 records.append(WindowRecord(repository: window.repository, selection: window.selection,
                                             selected: kept.compactMap(\.reference.tag), checked: true))
                 continue

@@ -149,7 +149,7 @@ final class LockCLITests {
         proxy.resetLog()
         let plan = try berth(["plan", "-f", manifest, "--locked"], store: "s")
         #expect(plan.status == 1)
-        #expect(plan.stderrText.contains("Error: images.lock does not match images.yaml: \(h)/team/b:1 is not locked; run 'berth lock -f images.yaml'"), "\(plan.stderrText)")
+        #expect(plan.stderrText.contains("Error: images.lock does not match images.yaml: \(h)/team/b:1 is not locked; run 'berth lock -f \(manifest)'"), "\(plan.stderrText)")
         #expect(registryRequests().isEmpty)
         let apply = try berth(["apply", "-f", manifest, "--locked", "--yes"], store: "s")
         #expect(apply.status == 1 && apply.stderrText.contains("\(h)/team/b:1 is not locked"))

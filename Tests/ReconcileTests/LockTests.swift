@@ -121,7 +121,7 @@ struct LockTests {
         ])
         #expect(throws: LockError.self) { try LockedResolution.desired(for: set, lock: lock, manifestDigest: nil) }
         do { _ = try LockedResolution.desired(for: set, lock: lock, manifestDigest: nil) } catch let e as LockError {
-            guard case .mismatch(let name, let manifest, let lines) = e else { Issue.record("\(e)"); return }
+            guard case .mismatch(let name, let manifest, let lines, _) = e else { Issue.record("\(e)"); return }
             #expect(name == "images.lock" && manifest == "images.yaml")
             #expect(lines == [
                 "docker.io/library/pinned:1 pins \(F.d("P-pin")), the lock has \(F.d("P"))",
@@ -138,7 +138,7 @@ struct LockTests {
         let set = try Self.set("  - nginx:1.25\n")
         let lock = Self.loaded([Self.entry("nginx:1.25", "N", platform: Platform(os: "linux", architecture: "arm64"))])
         #expect(throws: LockError.mismatch(lock: "images.lock", manifest: "images.yaml",
-                                           lines: ["docker.io/library/nginx:1.25 is locked for linux/arm64, not linux/amd64"])) {
+                                           lines: ["docker.io/library/nginx:1.25 is locked for linux/arm64, not linux/amd64"], path: "images.yaml")) {
             try LockedResolution.desired(for: set, lock: lock, manifestDigest: nil)
         }
     }

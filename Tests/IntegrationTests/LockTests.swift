@@ -24,6 +24,7 @@ final class LockCLITests {
         _ = try registry.push(fixtures.sharedA, repository: "team/a", tag: "1")
         _ = try registry.push(fixtures.multiPlatform, repository: "team/multi", tag: "latest")
         _ = try fixtures.movedTag.pushBefore(to: registry, repositoryPrefix: "team/")
+        _ = try registry.push(fixtures.dockerImage, repository: "team/legacy", tag: "1")
         try write()
     }
 
@@ -42,6 +43,7 @@ final class LockCLITests {
             tags: ["1"]
           - \(h)/team/multi:latest
           - \(h)/team/moving:latest
+          - \(h)/team/legacy:1
         \(extra)
         policy:
           unlisted: keep
@@ -73,19 +75,21 @@ final class LockCLITests {
         proxy.resetLog()
         let lock = try Berth.run(["lock", "-f", manifest])
         #expect(lock.status == 0, "\(lock.stderrText)")
-        #expect(lock.stdoutText.hasPrefix("Wrote \(lockPath): 3 entries, sha256:"), "\(lock.stdoutText)")
+        #expect(lock.stdoutText.hasPrefix("Wrote \(lockPath): 4 entries, sha256:"), "\(lock.stdoutText)")
         let requests = registryRequests()
-        for repo in ["a", "multi", "moving"] {
+        for repo in ["a", "multi", "moving", "legacy"] {
             #expect(requests.filter { $0.hasPrefix("HEAD /v2/team/\(repo)/manifests/") }.count == 1, "\(requests)")
         }
-        #expect(requests.filter { $0.hasPrefix("HEAD") }.count == 3, "\(requests)")
+        #expect(requests.filter { $0.hasPrefix("HEAD") }.count == 4, "\(requests)")
         let amd64 = fixtures.multiPlatform.image(for: Platform(os: "linux", architecture: "amd64"))!
         #expect(requests.contains("GET /v2/team/multi/manifests/\(amd64.manifestDigest)"), "\(requests)")
         let entries = try lockDoc()["entries"] as! [[String: String]]
-        #expect(entries.map { $0["reference"]! } == ["\(h)/team/a:1", "\(h)/team/moving:latest", "\(h)/team/multi:latest"])
+        #expect(entries.map { $0["reference"]! } == ["\(h)/team/a:1", "\(h)/team/legacy:1", "\(h)/team/moving:latest", "\(h)/team/multi:latest"])
         #expect(entries[0]["manifest"] == fixtures.sharedA.manifestDigest.description && entries[0]["index"] == nil)
         #expect(entries[0]["imageID"] == fixtures.sharedA.configDigest.description)
-        #expect(entries[2]["index"] == fixtures.multiPlatform.digest.description && entries[2]["manifest"] == amd64.manifestDigest.description)
+        #expect(entries[3]["index"] == fixtures.multiPlatform.digest.description && entries[3]["manifest"] == amd64.manifestDigest.description)
+        // Docker schema 2: the registry's manifest digest is locked (the store keeps it converted to OCI).
+        #expect(entries[1]["manifest"] == fixtures.dockerImage.manifestDigest.description && entries[1]["index"] == nil)
         #expect(entries.allSatisfy { $0["platform"] == "linux/amd64" })
         let firstBytes = try Data(contentsOf: URL(fileURLWithPath: lockPath))
         #expect(firstBytes.last == UInt8(ascii: "\n"))
@@ -95,8 +99,8 @@ final class LockCLITests {
         Thread.sleep(forTimeInterval: 1.1)
         proxy.resetLog()
         let again = try Berth.run(["lock", "-f", manifest])
-        #expect(again.status == 0 && again.stdoutText.hasPrefix("\(lockPath) is up to date: 3 entries, "), "\(again.stdoutText)\(again.stderrText)")
-        #expect(registryRequests().count == 3 && registryRequests().allSatisfy { $0.hasPrefix("HEAD ") }, "\(registryRequests())")
+        #expect(again.status == 0 && again.stdoutText.hasPrefix("\(lockPath) is up to date: 4 entries, "), "\(again.stdoutText)\(again.stderrText)")
+        #expect(registryRequests().count == 4 && registryRequests().allSatisfy { $0.hasPrefix("HEAD ") }, "\(registryRequests())")
         #expect(try Data(contentsOf: URL(fileURLWithPath: lockPath)) == firstBytes)
         #expect(try mtime(lockPath) == firstTime)
         let lockDigest = Digest.sha256(firstBytes)
@@ -106,7 +110,8 @@ final class LockCLITests {
         proxy.resetLog()
         let apply = try berth(["apply", "-f", manifest, "--locked", "--yes"], store: "fresh")
         #expect(apply.status == 0, "\(apply.stdoutText)\(apply.stderrText)")
-        #expect(apply.stdoutText.contains("Apply complete: 3 pulled"), "\(apply.stdoutText)")
+        #expect(apply.stdoutText.contains("Apply complete: 4 pulled"), "\(apply.stdoutText)")
+        #expect(apply.stdoutText.hasPrefix("Locked by images.lock (sha256:"), "\(apply.stdoutText)")
         let applied = registryRequests()
         #expect(!applied.contains { $0.hasPrefix("HEAD") }, "no tag resolution: \(applied)")
         #expect(applied.filter { $0.contains("/manifests/") }.allSatisfy { $0.contains("/manifests/sha256:") }, "manifests by digest only: \(applied)")
@@ -122,6 +127,10 @@ final class LockCLITests {
         #expect(registryRequests().isEmpty, "\(registryRequests())")
         let prom = try String(contentsOfFile: metrics, encoding: .utf8)
         #expect(prom.contains("berth_lock_info{lock=\"\(lockDigest)\",source=\"\(lockPath)\"} 1"), "\(prom)")
+        // A converge round with the lock: the same, no request.
+        let round = try berth(["converge", "-f", manifest, "--locked", "--rounds", "1", "--every", "1s"], store: "fresh")
+        #expect(round.status == 0, "\(round.stdoutText)\(round.stderrText)")
+        #expect(registryRequests().isEmpty, "\(registryRequests())")
 
         // 5. Unlocked, the same store follows the tag.
         let plan = try berth(["plan", "-f", manifest], store: "fresh")
@@ -137,8 +146,8 @@ final class LockCLITests {
         let relock = try Berth.run(["lock", "-f", manifest, "--update", "\(h)/team/moving"])
         #expect(relock.status == 0, "\(relock.stderrText)")
         let after = try lockDoc()["entries"] as! [[String: String]]
-        #expect(after[1]["manifest"] == fixtures.movedTag.after.manifestDigest.description)
-        #expect(after[0] == entries[0] && after[2] == entries[2])
+        #expect(after[2]["manifest"] == fixtures.movedTag.after.manifestDigest.description)
+        #expect(after[0] == entries[0] && after[1] == entries[1] && after[3] == entries[3])
     }
 
     @Test func aLockThatDoesNotMatchTheManifestIsRefused() throws {

@@ -129,6 +129,11 @@ extension RegistryStore {
             }
             let streamed = Mutex<Int64>(0)
             let led = try blobFlights.run(d.digest) {
+                // A copy that finished just before this flight began left its home here.
+                if let home = self.blobHome(d.digest), home != target, try self.client.mountBlob(target, digest: d.digest, from: home) {
+                    self.setBlobHome(d.digest, target)
+                    return
+                }
                 let outcome = try self.client.copyBlob(d, from: source, sourceClient: registry, to: target) { received in
                     events(.layerProgress(d.digest, received: received, total: d.size))
                 }
@@ -136,8 +141,9 @@ extension RegistryStore {
                 self.setBlobHome(d.digest, target)
             }
             if led {
-                events(.layerComplete(d.digest))
-                return streamed.withLock { $0 }
+                let bytes = streamed.withLock { $0 }
+                events(bytes > 0 ? .layerComplete(d.digest) : .layerExists(d.digest))
+                return bytes
             }
         }
         throw RegistryError.badResponse("blob \(d.digest) could not be placed in \(target.familiarName): another copy of it finished, but it is not there")

@@ -134,7 +134,7 @@ extension RegistryStore {
                     self.setBlobHome(d.digest, target)
                     return
                 }
-                let outcome = try self.client.copyBlob(d, from: source, sourceClient: registry, to: target) { received in
+                let outcome = try self.client.copyBlob(d, from: source, sourceClient: registry, to: target, chunkSize: self.chunkSize) { received in
                     events(.layerProgress(d.digest, received: received, total: d.size))
                 }
                 if case .uploaded(let n) = outcome { streamed.withLock { $0 = n } }

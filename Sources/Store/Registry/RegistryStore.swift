@@ -56,6 +56,8 @@ public final class RegistryStore: Sendable {
     }
     private let caches = Mutex(Caches())
     let blobFlights = SingleFlight()
+    /// The PATCH size of a streamed blob copy: the memory one copy holds (see `copyBlob`).
+    let chunkSize: Int
     static let width = 8
 
     /// `$XDG_STATE_HOME/berth/registry`, else `~/.local/state/berth/registry`.
@@ -67,9 +69,10 @@ public final class RegistryStore: Sendable {
 
     /// Opens the store; talks to nothing until a verb does.
     public init(namespace: RegistryNamespace, client: RegistryClient, stateRoot: URL? = nil,
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                environment: [String: String] = ProcessInfo.processInfo.environment, chunkSize: Int = RegistryClient.uploadChunkSize) {
         self.namespace = namespace
         self.client = client
+        self.chunkSize = chunkSize
         let key = RegistryNamespace.encode(domain: namespace.host) + "-" + String(Digest.sha256(Array(namespace.prefix.utf8)).hex.prefix(12))
         stateDirectory = (stateRoot ?? RegistryStore.defaultStateRoot(environment: environment)).appendingPathComponent(key, isDirectory: true)
     }

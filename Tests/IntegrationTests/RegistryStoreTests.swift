@@ -202,6 +202,40 @@ final class RegistryStoreTests {
         #expect(repair.stderrText.contains("does not work on the registry store"), "\(repair.stderrText)")
     }
 
+    @Test func platformAllCopiesTheWholeIndexAndOtherStoresRefuseIt() throws {
+        try """
+        version: 1
+        images:
+          - name: \(source.host)/team/multi
+            tags: ["latest"]
+            platform: all
+          - \(source.host)/team/small:1.0
+        registries:
+          \(source.host):
+            insecure: true
+        """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let apply = try berth(["apply", "-f", manifest, "--yes"])
+        #expect(apply.status == 0, "\(apply.stdoutText)\(apply.stderrText)")
+        #expect(try Self.served(target, mapped("multi"), "latest") == fixtures.multiPlatform.digest, "the index itself is tagged")
+        for image in fixtures.multiPlatform.images {
+            #expect(try Self.served(target, mapped("multi"), image.manifestDigest.description) == image.manifestDigest)
+        }
+        #expect(try target.incompleteTags(under: "mirror").isEmpty)
+        let again = try berth(["plan", "-f", manifest, "--detailed-exitcode"])
+        #expect(again.status == 0 && again.stdoutText.contains("No changes."), "\(again.stdoutText)\(again.stderrText)")
+        let ls = try berth(["image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"])
+        #expect(ls.stdoutText.contains("\(source.host)/team/multi:latest \(fixtures.multiPlatform.digest.short)"), "\(ls.stdoutText)")
+
+        // A layout store holds one platform per tag: the plan refuses that entry, with where it is.
+        let layout = dir.path + "/layout"
+        #expect(try berth(["store", "init"], store: layout).status == 0)
+        let plan = try berth(["plan", "-f", manifest], store: layout)
+        let text = plan.stdoutText + plan.stderrText
+        #expect(text.contains("keeps multi-platform indexes whole, which only a registry store (--store registry://HOST/PREFIX) holds"), "\(text)")
+        #expect(text.contains("images.yaml:"), "\(text)")
+        #expect(text.contains("\(source.host)/team/small:1.0"), "the other entry is planned: \(text)")
+    }
+
     /// A streamed copy of a 100 MB layer: berth's peak RSS stays under 100 MB.
     @Test func bigLayerCopyIsMemoryBounded() throws {
         let big = try FixtureLayer([.file("big.bin", data: Content.generate(.random, bytes: 100 << 20, seed: 72))]).build(compressionLevel: 1)

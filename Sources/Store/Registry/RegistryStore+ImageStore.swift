@@ -17,7 +17,7 @@ extension RegistryStore: ImageStore {
 
     public func observe() throws -> Observed {
         let state = try readState()
-        return Observed(images: try observeImages(state: state), ledger: state.ledger)
+        return Observed(images: try observeImages(state: state), ledger: state.ledger, holdsWholeIndexes: true)
     }
 
     public func details(of image: ObservedImage) throws -> ImageDetails {
@@ -38,7 +38,7 @@ extension RegistryStore: ImageStore {
 
     public func pull(_ ref: Reference, from source: Reference?, using registry: RegistryClient, options: PullOptions,
                      events: @escaping @Sendable (PullEvent) -> Void) throws -> PullResult {
-        try copy(ref, from: source, using: registry, options: options, events: events)
+        try copy(ref, from: source, using: registry, options: options, copyWholeIndex: options.platform.isAll, events: events)
     }
 
     /// PUTs the manifest `source` names under `target`'s mapped tag (its blobs mounted into a

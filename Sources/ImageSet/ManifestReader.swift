@@ -450,7 +450,7 @@ struct ManifestReader {
         guard let text = string(node, for: "platform") else { return nil }
         do { return try Platform(parsing: text) } catch {
             report(at: position(of: node), "invalid platform '\(text)'",
-                   hint: "expected os/architecture[/variant], e.g. linux/amd64 or linux/arm/v7, or all (a registry store: whole indexes)")
+                   hint: "expected os/architecture[/variant], e.g. linux/amd64 or linux/arm/v7")
             return nil
         }
     }

@@ -134,6 +134,32 @@ final class RegistryStoreTests {
         #expect(target.accessLog.filter { $0.contains("/blobs/uploads/") }.count == before)
     }
 
+    /// A host uses the filled namespace as its mirror (`mirrors: [HOST/PREFIX/enc(D)]`): its
+    /// pulls come from the target, not the source.
+    @Test func aFilledNamespaceServesAsAMirror() throws {
+        try write(["small:1.0", "shared-a:1.0"])
+        #expect(try berth(["apply", "-f", manifest, "--yes"]).status == 0)
+        let mirror = "\(target.host)/mirror/\(source.host.replacingOccurrences(of: ":", with: "_"))"
+        try """
+        version: 1
+        images:
+          - \(source.host)/team/small:1.0
+          - \(source.host)/team/shared-a:1.0
+        registries:
+          \(source.host):
+            insecure: true
+            mirrors: ["\(mirror)"]
+        """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let sourceBlobGETs = source.accessLog.filter { $0.contains("GET /v2/") && $0.contains("/blobs/") }.count
+        let layout = dir.path + "/host-store"
+        let apply = try berth(["apply", "-f", manifest, "--yes"], store: "oci:" + layout)
+        #expect(apply.status == 0, "\(apply.stdoutText)\(apply.stderrText)")
+        #expect(source.accessLog.filter { $0.contains("GET /v2/") && $0.contains("/blobs/") }.count == sourceBlobGETs, "a blob came from the source")
+        #expect(target.accessLog.contains { $0.contains("GET /v2/\(mapped("small"))/blobs/\(fixtures.small.layers[0].digest)") })
+        let ls = try berth(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"], store: "oci:" + layout)
+        #expect(ls.stdoutText.split(separator: "\n").sorted() == ["\(source.host)/team/shared-a:1.0", "\(source.host)/team/small:1.0"], "\(ls.stdoutText)")
+    }
+
     @Test func movedTagUpdatesKeepsPreviousByDigestThenPrunes() throws {
         try write()
         #expect(try berth(["apply", "-f", manifest, "--yes"]).status == 0)

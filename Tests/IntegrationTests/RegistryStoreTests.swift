@@ -160,6 +160,21 @@ final class RegistryStoreTests {
         #expect(ls.stdoutText.split(separator: "\n").sorted() == ["\(source.host)/team/shared-a:1.0", "\(source.host)/team/small:1.0"], "\(ls.stdoutText)")
     }
 
+    /// `image tag` into another repository mounts the blobs there, then PUTs the manifest.
+    @Test func tagIntoAnotherRepositoryMountsItsBlobs() throws {
+        try write(["small:1.0"])
+        #expect(try berth(["apply", "-f", manifest, "--yes"]).status == 0)
+        let tag = try berth(["image", "tag", "\(source.host)/team/small:1.0", "\(source.host)/team/other:x"])
+        #expect(tag.status == 0, "\(tag.stderrText)")
+        #expect(try Self.served(target, mapped("other"), "x") == fixtures.small.manifestDigest)
+        #expect(target.accessLog.contains { $0.contains("POST /v2/\(mapped("other"))/blobs/uploads/?mount=") && $0.contains("\" 201 ") })
+        #expect(try target.incompleteTags(under: "mirror").isEmpty)
+        let rm = try berth(["image", "rm", "\(source.host)/team/other:x"])
+        #expect(rm.stdoutText.contains("Untagged: \(source.host)/team/other:x"), "\(rm.stdoutText)\(rm.stderrText)")
+        #expect(try Self.served(target, mapped("other"), "x") == nil)
+        #expect(try Self.served(target, mapped("small"), "1.0") == fixtures.small.manifestDigest, "the other repository's tag stays")
+    }
+
     @Test func movedTagUpdatesKeepsPreviousByDigestThenPrunes() throws {
         try write()
         #expect(try berth(["apply", "-f", manifest, "--yes"]).status == 0)

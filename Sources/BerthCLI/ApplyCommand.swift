@@ -55,7 +55,7 @@ struct ApplyCommand: ParsableCommand {
             let set = try Planning.load(manifest.file)
             source = try lockOptions.load(manifest: manifest.file, registries: set.registries).map { .locked(set, $0) } ?? .manifest(set)
         }
-        let store = try storeOptions.open(.write, verb: "apply")
+        let store = try storeOptions.open(.write, verb: "apply", registries: source.registries)
         let options = ConvergeOptions(offline: manifest.offline, parallel: parallel, layerParallel: layers,
                                       lockTimeout: storeOptions.effectiveLockTimeout, metricsFile: metricsFile)
         try ApplyCommand.converge(source, store: store, options: options,

@@ -42,7 +42,7 @@ struct Converge: ParsableCommand {
     func run() throws {
         let loop = ConvergeLoop(interval: try GoDuration(parsing: every).timeInterval, jitter: try GoDuration(parsing: jitter).timeInterval,
                                 rounds: rounds)
-        let locator = try storeOptions.locator()
+        _ = try storeOptions.locator()   // a bad locator is a usage error before the first round
         let options = ConvergeOptions(parallel: parallel, lockTimeout: storeOptions.lockTimeout ?? 0, metricsFile: metricsFile)
         let presentation = ApplyCommand.Presentation(yes: true, quiet: true, logFormat: logFormat, output: .text, detailedExitcode: false)
         Interrupts.install()
@@ -50,7 +50,7 @@ struct Converge: ParsableCommand {
             do {
                 let set = try Planning.load(file)
                 let lock = try lockOptions.load(manifest: file, registries: set.registries)
-                let store = try StoreFactory.open(locator, for: .write, verb: "converge")
+                let store = try storeOptions.open(.write, verb: "converge", registries: set.registries)
                 try ApplyCommand.converge(lock.map { .locked(set, $0) } ?? .manifest(set), store: store, options: options,
                                           presentation: presentation)
                 return true

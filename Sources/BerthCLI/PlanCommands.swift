@@ -66,7 +66,7 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let set = try Planning.load(manifest.file)
         let lock = try lockOptions.load(manifest: manifest.file, registries: set.registries)
-        let store = try storeOptions.open(.read, verb: "plan")
+        let store = try storeOptions.open(.read, verb: "plan", registries: set.registries)
         let plan = try ConvergeSession(store: store).plan(set, registry: try RegistryAccess.client(registries: set.registries),
                                                           offline: manifest.offline, lock: lock)
         if let out {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ImageSet
 import Foundation
 import Reconcile
 import Registry
@@ -53,12 +54,14 @@ struct StoreOptions: ParsableArguments {
     func locator() throws -> StoreLocator { try StoreLocator.resolve(store, dockerHost: dockerHost) }
 
     /// The store, through the one door. `.read` never creates a store.
-    func open(_ access: StoreFactory.Access, verb: String) throws -> any ImageStore {
+    /// `registries`: the manifest's (or saved plan's) registry settings, so a registry store's
+    /// own host gets its `insecure:`/`ca_file:` like any registry the manifest names.
+    func open(_ access: StoreFactory.Access, verb: String, registries: [String: RegistrySettings] = [:]) throws -> any ImageStore {
         var environment = ProcessInfo.processInfo.environment
         if let snapshotter { environment["BERTH_SNAPSHOTTER"] = snapshotter }
         let locator = try locator()
         // A registry store reaches its registry as every other registry is reached.
-        let registry: RegistryClient? = if case .registry = locator { try RegistryAccess.client() } else { nil }
+        let registry: RegistryClient? = if case .registry = locator { try RegistryAccess.client(registries: registries) } else { nil }
         return try StoreFactory.open(locator, for: access, verb: verb, environment: environment, registry: registry)
     }
 }

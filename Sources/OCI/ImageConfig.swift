@@ -141,17 +141,34 @@ public enum RFC3339 {
         return Mutex(f)
     }()
 
-    /// Go's RFC3339Nano rendering (`2024-01-02T03:04:05.123456789Z`, trailing zeros trimmed).
+    /// Go's RFC3339Nano rendering (`2024-01-02T03:04:05.123456789Z`, trailing zeros trimmed), in
+    /// UTC. Plain arithmetic: no formatter, so writing a date loads no calendar data (ICU).
     public static func format(_ d: Date) -> String {
         let secs = floor(d.timeIntervalSince1970)
-        let whole = Date(timeIntervalSince1970: secs)
-        var s = plain.withLock { $0.string(from: whole) }
-        let nanos = Int(((d.timeIntervalSince1970 - secs) * 1e9).rounded())
-        if nanos > 0 && nanos < 1_000_000_000 {
-            var frac = String(format: "%09d", nanos)
-            while frac.hasSuffix("0") { frac.removeLast() }
-            s = String(s.dropLast()) + "." + frac + "Z"
+        let total = Int64(secs)
+        var days = total / 86_400, rest = total % 86_400
+        if rest < 0 { rest += 86_400; days -= 1 }
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let t = String(v)
+            return t.count >= width ? t : String(repeating: "0", count: width - t.count) + t
         }
-        return s
+        var s = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(rest / 3_600, 2)):\(pad(rest % 3_600 / 60, 2)):\(pad(rest % 60, 2))"
+        let nanos = Int64(((d.timeIntervalSince1970 - secs) * 1e9).rounded())
+        if nanos > 0 && nanos < 1_000_000_000 {
+            var frac = pad(nanos, 9)
+            while frac.hasSuffix("0") { frac.removeLast() }
+            s += "." + frac
+        }
+        return s + "Z"
     }
 }

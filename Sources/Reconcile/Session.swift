@@ -13,6 +13,14 @@ public enum PlanSource: Sendable {
     /// Plan from this manifest with the lock's digests (`--locked`): no tag is resolved, and a
     /// lock that does not match the manifest is refused (`LockError.mismatch`).
     case locked(ImageSet, LoadedLock)
+
+    /// The registry settings the run uses (the manifest's, or those the saved plan recorded).
+    public var registries: [String: RegistrySettings] {
+        switch self {
+        case .manifest(let set), .locked(let set, _): return set.registries
+        case .saved(let plan): return plan.registries
+        }
+    }
 }
 
 public struct ConvergeOptions: Sendable {

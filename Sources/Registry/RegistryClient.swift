@@ -426,11 +426,19 @@ public final class RegistryClient: Sendable {
                                           timeouts: Timeouts(connect: timeouts.connect, lowSpeedBytesPerSecond: 1, lowSpeedSeconds: 10, total: 30)),
                               maxBodySize: 1 << 16)
         }
+        // Unverified first: it tells TLS from plain HTTP without loading the CA bundle (most of
+        // a no-op's CPU against a plain-HTTP registry); only a TLS server is probed verified.
         var scheme = "https"
-        do { try probe(tls) } catch let e as TransportError {
-            guard case .network(let code, _, _, _) = e else { throw RegistryError.transport(e, what: "connect to \(host)") }
-            // 60: the peer's certificate did not verify (CURLE_PEER_FAILED_VERIFICATION).
-            if code == 60, (try? probe(TLSOptions(verifyPeer: false))) != nil { scheme = "https-insecure" } else { scheme = "http" }
+        do { try probe(TLSOptions(verifyPeer: false)) } catch let e as TransportError {
+            guard case .network = e else { throw RegistryError.transport(e, what: "connect to \(host)") }
+            scheme = "http"
+        }
+        if scheme == "https" {
+            do { try probe(tls) } catch let e as TransportError {
+                // 60: the peer's certificate did not verify (CURLE_PEER_FAILED_VERIFICATION).
+                guard case .network(let code, _, _, _) = e, code == 60 else { throw RegistryError.transport(e, what: "connect to \(host)") }
+                scheme = "https-insecure"
+            }
         }
         setScheme(host, scheme)
         return scheme

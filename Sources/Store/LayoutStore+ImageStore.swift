@@ -111,7 +111,9 @@ extension LayoutStore: ImageStore {
         try rollback(ref, run: run, now: Date())
     }
 
-    public func recentRuns() throws -> [RunRecord] { try readState().runs }
+    public func recentRuns() throws -> [RunRecord] {
+        FileManager.default.fileExists(atPath: runsURL.path) ? readRuns() : try readState().runs
+    }
 }
 
 /// Runs a throwing computation on another thread once; `value()` waits for it.

@@ -31,7 +31,33 @@ extension LayoutStore {
         return (current, previous)
     }
 
+    /// Run records live in `berth/runs.json`, apart from `state.json`, so recording a run (the
+    /// only write of a no-op) reads and writes a few kilobytes, not the whole store's facts.
+    /// Stores from before keep their runs in `state.json`; the first record moves them over.
     public func recordRun(_ r: RunRecord) throws {
-        try update { _, state in state.append(run: r) }
+        let legacy: [RunRecord]? = FileManager.default.fileExists(atPath: runsURL.path) ? nil : try readState().runs
+        mutex.lock()
+        var runs = legacy ?? readRuns(setAsideDamaged: true)
+        runs.append(r)
+        if runs.count > StoreState.maxRuns { runs.removeFirst(runs.count - StoreState.maxRuns) }
+        do {
+            try Durable.write(try LayoutStore.encoder.encode(runs), to: runsURL)
+        } catch {
+            mutex.unlock()
+            throw error
+        }
+        mutex.unlock()
+        if let legacy, !legacy.isEmpty { try update { _, state in state.runs = [] } }
+    }
+
+    var runsURL: URL { berthDir.appendingPathComponent("runs.json") }
+
+    /// The recorded runs, oldest first. A damaged `runs.json` (history, not state) reads as
+    /// empty, so it never stops a converge; the writer sets it aside as `runs.json.damaged`.
+    func readRuns(setAsideDamaged: Bool = false) -> [RunRecord] {
+        guard let data = FileManager.default.contents(atPath: runsURL.path) else { return [] }
+        if let runs = try? LayoutStore.decoder.decode([RunRecord].self, from: data) { return runs }
+        if setAsideDamaged { _ = rename(runsURL.path, runsURL.path + ".damaged") }
+        return []
     }
 }

@@ -31,6 +31,10 @@ enum ExitStatus {
             command.exit(withError: e)
         } catch let e as CleanExit {
             command.exit(withError: e)
+        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            // `--help` parses to ArgumentParser's own help command, whose run() throws its
+            // (internal) CommandError: ArgumentParser prints the help and picks the exit code.
+            command.exit(withError: error)
         } catch {
             Out.error("Error: \(ErrorText.describe(error))")
             exit(1)

@@ -88,6 +88,7 @@ import TestSupport
     }
 
     /// The words after `berth` (or `/usr/local/bin/berth`) up to the first shell operator; quotes removed.
+    /// (`chmod +x /usr/local/bin/berth` has no words after it, so it yields nothing.)
     static func berthArguments(inShellLine line: String) -> [String] {
         var words: [String] = [], word = "", quote: Character?
         for c in line {
@@ -97,7 +98,10 @@ import TestSupport
             word.append(c)
         }
         if !word.isEmpty { words.append(word) }
-        guard let start = words.firstIndex(where: { $0 == "berth" || $0.hasSuffix("/berth") }) else { return [] }
+        // The program word: `berth` or a path to it, not the value of an option (`curl -o /usr/local/bin/berth`).
+        guard let start = words.indices.first(where: { i in
+            (words[i] == "berth" || words[i].hasSuffix("/berth")) && (i == 0 || !words[i - 1].hasPrefix("-"))
+        }) else { return [] }
         let operators: Set<String> = ["|", "||", "&&", ";", ">", ">>", "2>&1", "<"]
         return Array(words[(start + 1)...].prefix { !operators.contains($0) && !$0.hasPrefix(">") })
     }
@@ -154,7 +158,12 @@ import TestSupport
                 Issue.record("\(file): 'berth \(argv.joined(separator: " "))' names no subcommand that --help knows")
                 continue
             }
-            #expect(!text.contains("Error:"), "\(file): berth \(key) --help failed: \(text.prefix(300))")
+            // An unknown subcommand's --help prints the root help: the usage line names the command asked for.
+            let used = command.joined(separator: " ")
+            guard text.contains("USAGE: berth \(used) ") || text.contains("USAGE: berth \(used)\n") else {
+                Issue.record("\(file): 'berth \(argv.joined(separator: " "))': berth has no subcommand '\(used)'")
+                continue
+            }
             for flag in flags where flag != "--help" {
                 let listed = text.contains(" \(flag) ") || text.contains(" \(flag),") || text.contains(" \(flag)\n")
                     || text.contains("\(flag) <") || text.contains(", \(flag)")

@@ -3,9 +3,11 @@ import OCI
 import Synchronization
 import TestSupport
 
-/// The built `berth` binary beside the test bundle (`swift build --build-tests` builds both).
+/// The built `berth` binary beside the test bundle (`swift build --build-tests` builds both), or
+/// `$BERTH_BINARY` (a release build, another branch's build).
 enum Berth {
     static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["BERTH_BINARY"], !path.isEmpty { return path }
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for candidate in [dir, dir.deletingLastPathComponent()] {
             let p = candidate.appendingPathComponent("berth").path

@@ -23,9 +23,12 @@ struct ApplyCommand: ParsableCommand {
         Examples:
           berth apply -f images.yaml --yes
           berth apply plan.json --yes
+          berth apply -f images.yaml --locked --yes
+          berth apply -f images.yaml --lock oci://registry.example.com/locks/web:prod --yes
         """)
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var manifest: ManifestOptions
+    @OptionGroup var lockOptions: LockOptions
     @Argument(help: ArgumentHelp("A plan saved by 'berth plan -o'.", valueName: "plan.json")) var planFile: String?
     @Flag(name: [.short, .long], help: "Apply without asking.") var yes = false
     @Option(help: "Images pulled at once.") var parallel = 3
@@ -39,10 +42,19 @@ struct ApplyCommand: ParsableCommand {
 
     func validate() throws {
         guard parallel >= 1, layers >= 1 else { throw ValidationError("--parallel and --max-concurrent-downloads must be at least 1") }
+        if planFile != nil && lockOptions.isLocked {
+            throw ValidationError("a saved plan already holds exact digests; use --locked or --lock with -f, not with a plan file")
+        }
     }
 
     func run() throws {
-        let source: PlanSource = try planFile.map { .saved(try SavedPlan.read($0)) } ?? .manifest(Planning.load(manifest.file))
+        let source: PlanSource
+        if let planFile {
+            source = .saved(try SavedPlan.read(planFile))
+        } else {
+            let set = try Planning.load(manifest.file)
+            source = try lockOptions.load(manifest: manifest.file, registries: set.registries).map { .locked(set, $0) } ?? .manifest(set)
+        }
         let store = try storeOptions.open(.write, verb: "apply")
         let options = ConvergeOptions(offline: manifest.offline, parallel: parallel, layerParallel: layers,
                                       lockTimeout: storeOptions.effectiveLockTimeout, metricsFile: metricsFile)

@@ -16,8 +16,13 @@ struct Converge: ParsableCommand {
 
         Example:
           berth converge -f /etc/berth/images.yaml --every 15m --jitter 2m --metrics-file /var/lib/node_exporter/berth.prom
+          berth converge -f /etc/berth/images.yaml --lock oci://registry.example.com/locks/web:prod --every 15m
+
+        With --locked or --lock, each round reads the lock again (from oci://, one manifest and
+        one blob request) and applies its digests; no tag is resolved.
         """)
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var lockOptions: LockOptions
     @Option(name: [.short, .customLong("file")], help: ArgumentHelp("The image-set manifest.", valueName: "images.yaml"))
     var file: String = "images.yaml"
     @Option(help: ArgumentHelp("Time between rounds (Go duration: 30s, 15m, 1h).", valueName: "duration")) var every: String = "15m"
@@ -44,8 +49,10 @@ struct Converge: ParsableCommand {
         loop.run(shouldStop: { Interrupts.received != 0 }) {
             do {
                 let set = try Planning.load(file)
+                let lock = try lockOptions.load(manifest: file, registries: set.registries)
                 let store = try StoreFactory.open(locator, for: .write, verb: "converge")
-                try ApplyCommand.converge(.manifest(set), store: store, options: options, presentation: presentation)
+                try ApplyCommand.converge(lock.map { .locked(set, $0) } ?? .manifest(set), store: store, options: options,
+                                          presentation: presentation)
                 return true
             } catch let f as Failure {
                 return f.status == 0 || f.status == 2

@@ -52,9 +52,12 @@ struct PlanCommand: ParsableCommand {
           berth plan -f images.yaml
           berth plan -f images.yaml --output json --detailed-exitcode
           berth plan -f images.yaml -o plan.json && berth apply plan.json --yes
+          berth plan -f images.yaml --locked
+          berth plan -f images.yaml --lock oci://registry.example.com/locks/web:prod
         """)
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var manifest: ManifestOptions
+    @OptionGroup var lockOptions: LockOptions
     @Option(name: .customLong("output"), help: "text or json.") var format: OutputFormat = .text
     @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Save the plan (with the store fingerprint and exact digests) for 'berth apply FILE'.", valueName: "plan.json"))
     var out: String?
@@ -62,9 +65,10 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let set = try Planning.load(manifest.file)
+        let lock = try lockOptions.load(manifest: manifest.file, registries: set.registries)
         let store = try storeOptions.open(.read, verb: "plan")
         let plan = try ConvergeSession(store: store).plan(set, registry: try RegistryAccess.client(registries: set.registries),
-                                                          offline: manifest.offline)
+                                                          offline: manifest.offline, lock: lock)
         if let out {
             // terraform's rule: a plan that could not be made whole is not saved.
             if plan.hasFailedActions {
@@ -93,6 +97,10 @@ enum PlanText {
         func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
         let manifestName = (plan.manifest as NSString).lastPathComponent
         var out = ""
+        if let lock = plan.inputs.lock {
+            let name = plan.inputs.lockSource.map { $0.hasPrefix("oci://") ? $0 : ($0 as NSString).lastPathComponent } ?? "the lock"
+            out += "Locked by \(name) (\(lock.prefix(19))): no tag was resolved.\n"
+        }
         for w in plan.warnings { out += paint("Warning: ", "33") + w + "\n" }
         let changing = plan.actions.filter { $0.kind != .keep }
         if !changing.isEmpty {

@@ -12,11 +12,12 @@ public struct BerthCommand: ParsableCommand {
         It also answers docker's image verbs against the same store.
 
         Examples:
+          berth lock -f images.yaml && berth apply -f images.yaml --locked --yes
           berth image pull alpine:3.20
           berth image ls --filter dangling=true
         """,
         version: BerthVersion.string,
-        subcommands: [PlanCommand.self, ApplyCommand.self, Validate.self, Converge.self, Status.self, Rollback.self, StoreCommand.self, Image.self, Images.self, Rmi.self, ManifestCommand.self, SystemCommand.self]
+        subcommands: [PlanCommand.self, ApplyCommand.self, LockCommand.self, Validate.self, Converge.self, Status.self, Rollback.self, StoreCommand.self, Image.self, Images.self, Rmi.self, ManifestCommand.self, SystemCommand.self]
     )
     public init() {}
 

@@ -6,11 +6,12 @@ import Registry
 import Store
 
 extension ApplyReport {
-    /// This report as a run record.
-    public func record(startedAt: Date) -> RunRecord {
+    /// This report as a run record; `plan` (when given) says which lock the run applied.
+    public func record(startedAt: Date, plan: Plan? = nil) -> RunRecord {
         RunRecord(id: run, startedAt: startedAt, seconds: seconds, ok: failed == 0, pulled: pulled, updated: updated,
                   untagged: untagged, removed: removed, pruned: pruned, failed: failed, downloadedBytes: downloadedBytes,
-                  reclaimedBytes: reclaimedBytes, errors: results.compactMap { r in r.status == .failed ? r.error : nil })
+                  reclaimedBytes: reclaimedBytes, errors: results.compactMap { r in r.status == .failed ? r.error : nil },
+                  lock: plan?.inputs.lock, lockSource: plan?.inputs.lockSource)
     }
 }
 

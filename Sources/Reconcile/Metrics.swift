@@ -27,7 +27,18 @@ public enum Metrics {
         gauge("berth_last_run_bytes", "Bytes downloaded and reclaimed in the last run.", [
             ("{direction=\"downloaded\"}", Double(last.downloadedBytes)), ("{direction=\"reclaimed\"}", Double(last.reclaimedBytes)),
         ])
+        if let lock = last.lock {
+            // An info metric: "which hosts are on lock X" is `berth_lock_info{lock="sha256:…"}`.
+            gauge("berth_lock_info", "The lock the last run applied (--locked): its digest and where it was read.",
+                  [("{lock=\"\(label(lock))\",source=\"\(label(last.lockSource ?? ""))\"}", 1)])
+        }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A label value in the text format: backslash, double quote and newline escaped.
+    static func label(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 
     static func format(_ v: Double) -> String {

@@ -14,9 +14,15 @@ extension Plan {
         public var untagDeletesLastImage: Bool
         /// What each window chose, in manifest order; absent when the manifest has none.
         public var windows: [WindowRecord]?
+        /// The digest of the lock the resolutions came from (`--locked`); absent otherwise.
+        public var lock: String?
+        /// Where that lock was read: a path, or `oci://…`.
+        public var lockSource: String?
 
         public init(desired: [DesiredTag], policy: Policy, resolutions: [Reference: Resolution], untagDeletesLastImage: Bool,
-                    windows: [WindowRecord] = []) {
+                    windows: [WindowRecord] = [], lock: String? = nil, lockSource: String? = nil) {
+            self.lock = lock
+            self.lockSource = lockSource
             self.windows = windows.isEmpty ? nil : windows
             self.desired = desired.sorted { $0.reference < $1.reference }
             self.policy = policy

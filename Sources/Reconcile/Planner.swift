@@ -52,10 +52,16 @@ public struct PlanInput: Sendable {
     public var untagDeletesLastImage: Bool
     /// What each entry's window chose (`WindowResolver`); its choices are already in `desired`.
     public var windows: [WindowRecord]
+    /// The lock the resolutions came from (its digest and where it was read), recorded in the plan's inputs.
+    public var lock: String?
+    public var lockSource: String?
 
     public init(desired: [DesiredTag], policy: Policy, observed: Observed, resolutions: [Reference: Resolution],
                 manifestPath: String, storeName: String, now: Date = Date(), warnings: [String] = [],
-                registries: [String: RegistrySettings] = [:], untagDeletesLastImage: Bool = false, windows: [WindowRecord] = []) {
+                registries: [String: RegistrySettings] = [:], untagDeletesLastImage: Bool = false, windows: [WindowRecord] = [],
+                lock: String? = nil, lockSource: String? = nil) {
+        self.lock = lock
+        self.lockSource = lockSource
         self.windows = windows
         self.registries = registries
         self.untagDeletesLastImage = untagDeletesLastImage
@@ -128,7 +134,8 @@ public enum Planner {
                         summary: Plan.Summary(counting: actions, skipped: wanted.skipped.count, downloadBytes: download, reclaimBytes: reclaim.bytes),
                         warnings: input.warnings + wanted.warnings, registries: input.registries,
                         inputs: Plan.Inputs(desired: input.desired, policy: policy, resolutions: input.resolutions,
-                                            untagDeletesLastImage: input.untagDeletesLastImage, windows: input.windows))
+                                            untagDeletesLastImage: input.untagDeletesLastImage, windows: input.windows,
+                                            lock: input.lock, lockSource: input.lockSource))
     }
 
     // MARK: Desired references

@@ -9,7 +9,8 @@ extension Planner {
         Planner.plan(PlanInput(desired: plan.inputs.desired, policy: plan.inputs.policy, observed: observed,
                                resolutions: plan.inputs.resolutionsByReference, manifestPath: plan.manifest, storeName: plan.store,
                                now: plan.createdAt, registries: plan.registries,
-                               untagDeletesLastImage: plan.inputs.untagDeletesLastImage, windows: plan.inputs.windows ?? []))
+                               untagDeletesLastImage: plan.inputs.untagDeletesLastImage, windows: plan.inputs.windows ?? [],
+                               lock: plan.inputs.lock, lockSource: plan.inputs.lockSource))
     }
 
     /// How `plan` differs from what the planner would plan now, from the plan's recorded inputs

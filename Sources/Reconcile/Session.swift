@@ -10,6 +10,9 @@ public enum PlanSource: Sendable {
     case manifest(ImageSet)
     /// Apply exactly this saved plan (`berth plan -o`), refusing it if the store changed.
     case saved(Plan)
+    /// Plan from this manifest with the lock's digests (`--locked`): no tag is resolved, and a
+    /// lock that does not match the manifest is refused (`LockError.mismatch`).
+    case locked(ImageSet, LoadedLock)
 }
 
 public struct ConvergeOptions: Sendable {
@@ -47,16 +50,34 @@ public struct ConvergeSession: Sendable {
 
     public init(store: any ImageStore) { self.store = store }
 
-    /// The plan for `set` against the store as it is now. Writes nothing.
-    public func plan(_ set: ImageSet, registry: RegistryClient, offline: Bool, mirrors: MirrorHealth = MirrorHealth()) throws -> Plan {
+    /// The plan for `set` against the store as it is now. Writes nothing. With `lock`, the
+    /// desired set and the digests come from the lock (`LockedResolution`): no tag is listed or
+    /// resolved, and a lock that does not match `set` is refused before the store is read.
+    public func plan(_ set: ImageSet, registry: RegistryClient, offline: Bool, mirrors: MirrorHealth = MirrorHealth(),
+                     lock: LoadedLock? = nil) throws -> Plan {
+        let locked = try lock.map {
+            try LockedResolution.desired(for: set, lock: $0, manifestDigest: LockedResolution.manifestDigest(path: set.source))
+        }
         let observed = try store.observe()
-        let windowSet = set.windows()
-        let windows = WindowResolver(registry: registry, settings: set.registries, mirrorHealth: mirrors)
-            .resolve(windowSet, observed: observed, offline: offline)
-        let desired = set.desiredTags().adding(windows: windows, from: windowSet)
-        let resolver = Resolver(registry: registry, settings: set.registries, mirrorHealth: mirrors)
-        let resolutions = resolver.resolve(desired, observed: observed, offline: offline)
-        var warnings = resolver.warnings
+        let desired: [DesiredTag]
+        let windows: [WindowRecord]
+        let resolutions: [Reference: Resolution]
+        var warnings: [String]
+        if let lock, let locked {
+            desired = locked.desired
+            windows = locked.windows
+            resolutions = LockedResolution(registry: registry, settings: set.registries, mirrorHealth: mirrors)
+                .resolve(desired, lock: lock.lock, observed: observed, offline: offline)
+            warnings = locked.notes + mirrors.warnings
+        } else {
+            let windowSet = set.windows()
+            windows = WindowResolver(registry: registry, settings: set.registries, mirrorHealth: mirrors)
+                .resolve(windowSet, observed: observed, offline: offline)
+            desired = set.desiredTags().adding(windows: windows, from: windowSet)
+            let resolver = Resolver(registry: registry, settings: set.registries, mirrorHealth: mirrors)
+            resolutions = resolver.resolve(desired, observed: observed, offline: offline)
+            warnings = resolver.warnings
+        }
         for host in Set(desired.map(\.reference.registryHost)).sorted() {
             if let rl = registry.rateLimit(for: host), rl.remaining < 20 {
                 warnings.append("\(host): only \(rl.remaining) pulls left in the rate-limit window\(rl.limit.map { " (of \($0))" } ?? "")")
@@ -65,7 +86,7 @@ public struct ConvergeSession: Sendable {
         return Planner.plan(PlanInput(desired: desired, policy: set.policy, observed: observed, resolutions: resolutions,
                                       manifestPath: set.source, storeName: store.storeName, warnings: warnings,
                                       registries: set.registries, untagDeletesLastImage: store.untagDeletesLastImage,
-                                      windows: windows))
+                                      windows: windows, lock: lock?.digest.description, lockSource: lock?.source))
     }
 
     /// Converges the store. `confirm` is asked only when the plan changes something; the run is
@@ -89,12 +110,15 @@ public struct ConvergeSession: Sendable {
         case .saved(let saved):
             registry = try RegistryAccess.client(registries: saved.registries)
             plan = saved
+        case .locked(let set, let lock):
+            registry = try RegistryAccess.client(registries: set.registries)
+            plan = try self.plan(set, registry: registry, offline: options.offline, mirrors: mirrors, lock: lock)
         }
         if !plan.hasChanges && plan.summary.failed == 0 {
             // Nothing to do; skipped pulls (offline) are reported by the caller from the plan.
             var report = ApplyReport(run: run, results: [])
             report.seconds = Date().timeIntervalSince(started)
-            try record(report.record(startedAt: started), metricsFile: options.metricsFile)
+            try record(report.record(startedAt: started, plan: plan), metricsFile: options.metricsFile)
             return ConvergeOutcome(plan: plan, report: report)
         }
         guard try confirm(plan) else { return ConvergeOutcome(plan: plan, report: nil) }
@@ -106,11 +130,12 @@ public struct ConvergeSession: Sendable {
         } catch {
             try? record(RunRecord(id: run, startedAt: started, seconds: Date().timeIntervalSince(started), ok: false,
                                   pulled: 0, updated: 0, untagged: 0, removed: 0, pruned: 0, failed: 0, downloadedBytes: 0,
-                                  reclaimedBytes: 0, errors: [ErrorText.describe(error)]), metricsFile: options.metricsFile)
+                                  reclaimedBytes: 0, errors: [ErrorText.describe(error)], lock: plan.inputs.lock,
+                                  lockSource: plan.inputs.lockSource), metricsFile: options.metricsFile)
             throw error
         }
         report.seconds = Date().timeIntervalSince(started)
-        try record(report.record(startedAt: started), metricsFile: options.metricsFile)
+        try record(report.record(startedAt: started, plan: plan), metricsFile: options.metricsFile)
         return ConvergeOutcome(plan: plan, report: report)
     }
 

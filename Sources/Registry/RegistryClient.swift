@@ -272,12 +272,12 @@ public final class RegistryClient: Sendable {
 
     /// `exchangeOnce` with retries of transient failures; `check` runs on each answer inside
     /// the retry loop (a retryable error it throws means another attempt).
-    func exchange(_ repo: Reference, what: String, scope: String?, maxBody: Int = 1 << 20,
+    func exchange(_ repo: Reference, what: String, scope: String?, extraScopes: [String] = [], maxBody: Int = 1 << 20,
                   check: (Exchange) throws -> Void = { _ in },
                   build: @escaping (String) -> HTTPRequest) throws -> Exchange {
         var result: Exchange!
         try withRetry(what: what, host: repo.domain) { _ in
-            result = try self.exchangeOnce(repo, what: what, scope: scope, maxBody: maxBody, stream: nil, build: build)
+            result = try self.exchangeOnce(repo, what: what, scope: scope, extraScopes: extraScopes, maxBody: maxBody, stream: nil, build: build)
             if result.status >= 500 || result.status == 429 || result.status == 408 {
                 throw RegistryError.http(status: result.status, url: repo.name, body: result.bodyText, retryAfter: result.retryAfter)
             }
@@ -330,7 +330,9 @@ public final class RegistryClient: Sendable {
 
     /// One logical request: picks the scheme, attaches auth, handles one 401 round (challenge,
     /// token), and follows up to 5 redirects. Non-2xx bodies are buffered (up to `maxBody`).
-    func exchangeOnce(_ repo: Reference, what: String, scope: String?, maxBody: Int = 1 << 20,
+    /// `scope` is the actions on `repo` (`pull`, `pull,push`); `extraScopes` are whole scopes
+    /// asked for in the same token (`repository:OTHER:pull` for a mount, `registry:catalog:*`).
+    func exchangeOnce(_ repo: Reference, what: String, scope: String?, extraScopes: [String] = [], maxBody: Int = 1 << 20,
                       stream: StreamTarget?, build: @escaping (String) -> HTTPRequest) throws -> Exchange {
         let host = repo.registryHost
         let hostSettings = settings(repo.domain)
@@ -345,7 +347,7 @@ public final class RegistryClient: Sendable {
             var request = build("\(scheme)://\(host)")
             request.tls = tls
             request.timeouts = timeouts
-            if let auth = try authorization(host: host, repo: repo, scope: scope, forceNew: forceNewToken) {
+            if let auth = try authorization(host: host, repo: repo, scope: scope, extraScopes: extraScopes, forceNew: forceNewToken) {
                 request.headers.append(("Authorization", auth))
             }
             let r = try followRedirects(request, originHost: host, maxBody: maxBody, stream: stream)
@@ -443,18 +445,18 @@ public final class RegistryClient: Sendable {
     }
 
     /// The Authorization header for a request, from the host's known challenge.
-    private func authorization(host: String, repo: Reference, scope: String?, forceNew: Bool) throws -> String? {
+    private func authorization(host: String, repo: Reference, scope: String?, extraScopes: [String], forceNew: Bool) throws -> String? {
         guard let c = challenge(host) else { return nil }
         let cred: Credential?
         do { cred = try credentials.credential(for: repo.domain) } catch let e as CredentialError { throw RegistryError.credentials(e) }
         if c.scheme == "basic" { return cred?.basicAuthorization }
         guard c.scheme == "bearer", let realm = c.realm else { return nil }
-        let scopeText = scope.map { "repository:\(repo.path):\($0)" } ?? ""
-        let key = "\(host)|\(scopeText)"
+        let scopes = (scope.map { ["repository:\(repo.path):\($0)"] } ?? []) + extraScopes
+        let key = "\(host)|\(scopes.joined(separator: " "))"
         if !forceNew, let cached = state.withLock({ $0.tokens[key] }), cached.expires > Date() {
             return "Bearer " + cached.token
         }
-        let (token, lifetime) = try fetchToken(realm: realm, service: c.service, scope: scopeText.isEmpty ? nil : scopeText, credential: cred, registry: repo.domain, repository: repo.path)
+        let (token, lifetime) = try fetchToken(realm: realm, service: c.service, scopes: scopes, credential: cred, registry: repo.domain, repository: repo.path)
         let expires = Date().addingTimeInterval(max(0, lifetime - 10))
         state.withLock { $0.tokens[key] = (token, expires) }
         return "Bearer " + token
@@ -462,7 +464,7 @@ public final class RegistryClient: Sendable {
 
     /// Fetches a bearer token: GET with Basic credentials (or anonymous), or the OAuth2
     /// refresh-token POST when the credential is an identity token.
-    private func fetchToken(realm: String, service: String?, scope: String?, credential: Credential?,
+    private func fetchToken(realm: String, service: String?, scopes: [String], credential: Credential?,
                             registry: String, repository: String) throws -> (String, Double) {
         guard var comps = URLComponents(string: realm), comps.scheme == "https" || comps.scheme == "http" else {
             throw RegistryError.badResponse("\(registry) sent a token realm that is not an http(s) URL")
@@ -475,13 +477,15 @@ public final class RegistryClient: Sendable {
                                URLQueryItem(name: "client_id", value: "berth"),
                                URLQueryItem(name: "refresh_token", value: refresh)]
             if let service { form.queryItems!.append(URLQueryItem(name: "service", value: service)) }
-            if let scope { form.queryItems!.append(URLQueryItem(name: "scope", value: scope)) }
+            // OAuth2 (RFC 6749 §3.3): one space-separated scope parameter.
+            if !scopes.isEmpty { form.queryItems!.append(URLQueryItem(name: "scope", value: scopes.joined(separator: " "))) }
             request = HTTPRequest(method: "POST", url: realm, headers: [("Content-Type", "application/x-www-form-urlencoded")],
                                   body: Data((form.percentEncodedQuery ?? "").utf8))
         } else {
             var items = comps.queryItems ?? []
             if let service { items.append(URLQueryItem(name: "service", value: service)) }
-            if let scope { items.append(URLQueryItem(name: "scope", value: scope)) }
+            // The distribution token spec: one `scope` parameter per scope.
+            for scope in scopes { items.append(URLQueryItem(name: "scope", value: scope)) }
             comps.queryItems = items
             request = HTTPRequest(method: "GET", url: comps.string ?? realm)
             if let basic = credential?.basicAuthorization { request.headers.append(("Authorization", basic)) }

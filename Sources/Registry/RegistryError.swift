@@ -17,6 +17,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     case retriesExhausted(what: String, attempts: Int, last: String)
     case credentials(CredentialError)
     case invalidImage(reference: String, reason: String)
+    /// The registry answered a DELETE with 405 / UNSUPPORTED (distribution's `storage.delete` off).
+    case deletesDisabled(registry: String, what: String)
 
     public var description: String {
         switch self {
@@ -44,6 +46,8 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
         case .retriesExhausted(let what, let attempts, let last): return "\(what): gave up after \(attempts) attempts: \(last)"
         case .credentials(let e): return e.description
         case .invalidImage(let r, let why): return "\(r): \(why)"
+        case .deletesDisabled(let registry, let what):
+            return "cannot delete \(what): the registry at \(registry) does not allow deletes; enable storage.delete in its config"
         }
     }
 

@@ -79,9 +79,17 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var downloadedBytes: Int64
     public var reclaimedBytes: Int64
     public var errors: [String]
+    /// The digest of the lock the run applied (`--locked`), absent otherwise (and in records
+    /// written before locks existed).
+    public var lock: String?
+    /// Where that lock came from: a path, or `oci://REGISTRY/REPOSITORY:TAG`.
+    public var lockSource: String?
 
     public init(id: String, startedAt: Date, seconds: Double, ok: Bool, pulled: Int, updated: Int, untagged: Int, removed: Int,
-                pruned: Int, failed: Int, downloadedBytes: Int64, reclaimedBytes: Int64, errors: [String]) {
+                pruned: Int, failed: Int, downloadedBytes: Int64, reclaimedBytes: Int64, errors: [String],
+                lock: String? = nil, lockSource: String? = nil) {
+        self.lock = lock
+        self.lockSource = lockSource
         self.id = id
         self.startedAt = startedAt
         self.seconds = seconds

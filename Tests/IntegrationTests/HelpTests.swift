@@ -5,7 +5,7 @@ import Testing
 /// never with an error dump.
 struct HelpTests {
     static let commands: [[String]] = [
-        [], ["plan"], ["apply"], ["validate"], ["converge"], ["status"], ["rollback"], ["store"], ["store", "init"],
+        [], ["plan"], ["apply"], ["lock"], ["validate"], ["converge"], ["status"], ["rollback"], ["store"], ["store", "init"],
         ["store", "verify"], ["image"], ["image", "pull"], ["image", "ls"], ["image", "inspect"], ["image", "rm"],
         ["image", "tag"], ["image", "prune"], ["images"], ["rmi"], ["manifest", "inspect"], ["system", "df"],
     ]

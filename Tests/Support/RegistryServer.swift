@@ -44,10 +44,12 @@ public final class RegistryServer: Sendable {
 
     /// Starts the registry. `storageDirectory`: keep blobs there (created if needed, never removed);
     /// by default a temp directory removed by `stop()`. `port`: a fixed port instead of a free one.
+    /// `deletes`: `storage.delete.enabled` (false: DELETE answers 405 UNSUPPORTED).
     /// `proxyOf`: run as distribution's pull-through cache of that upstream (`http://HOST:PORT`;
     /// a cache refuses pushes, fetches what it lacks from the upstream, and serves it from then on).
     public init(tls: Bool = false, auth: RegistryAuth = .none, name: String = "reg",
-                storageDirectory: URL? = nil, port fixedPort: UInt16? = nil, proxyOf proxyRemoteURL: String? = nil) throws {
+                storageDirectory: URL? = nil, port fixedPort: UInt16? = nil, deletes: Bool = true,
+                proxyOf proxyRemoteURL: String? = nil) throws {
         self.name = name
         self.proxyRemoteURL = proxyRemoteURL
         self.tls = tls
@@ -121,7 +123,7 @@ public final class RegistryServer: Sendable {
                       filesystem:
                         rootdirectory: \(yamlQuoted(rootDirectory.path))
                       delete:
-                        enabled: true
+                        enabled: \(deletes)
                       maintenance:
                         uploadpurging:
                           enabled: false

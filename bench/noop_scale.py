@@ -140,7 +140,7 @@ def main():
         store = os.path.join(work, "store")
         env = dict(os.environ, HOME=work, XDG_STATE_HOME=os.path.join(work, "state"))
         subprocess.run([a.berth, "store", "init", "--store", store], env=env, check=True, stdout=subprocess.DEVNULL)
-        cmd = [a.berth, "apply", "-f", yaml, "--store", store, "--yes", "--progress", "none"]
+        cmd = [a.berth, "apply", "-f", yaml, "--store", store, "--yes"]
         cold = bench.measure(cmd, env=env, out=os.path.join(work, "cold.log"))
         bench.log(f"cold: {cold['wall']:.2f} s")
         runs = []

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Reconcile
+import Registry
 import Store
 
 /// The `berth` command tree. `main()` maps errors to exit codes (see ExitCode+Berth).
@@ -33,7 +35,7 @@ public enum BerthVersion {
 
 /// Options every store-touching command shares: the store locator (the one door) and the lock.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The store: PATH or oci:PATH (an OCI layout), docker or docker:unix:///path.sock (a Docker Engine), containerd or containerd:/path.sock?namespace=NS. Default $BERTH_STORE, else ~/.local/share/berth.", valueName: "locator"))
+    @Option(name: .long, help: ArgumentHelp("The store: PATH or oci:PATH (an OCI layout), docker or docker:unix:///path.sock (a Docker Engine), containerd or containerd:/path.sock?namespace=NS (containerd), registry://HOST[:PORT]/PREFIX (a registry namespace to fill). Default $BERTH_STORE, else ~/.local/share/berth.", valueName: "locator"))
     var store: String?
 
     @Option(name: .customLong("docker-host"),
@@ -54,7 +56,10 @@ struct StoreOptions: ParsableArguments {
     func open(_ access: StoreFactory.Access, verb: String) throws -> any ImageStore {
         var environment = ProcessInfo.processInfo.environment
         if let snapshotter { environment["BERTH_SNAPSHOTTER"] = snapshotter }
-        return try StoreFactory.open(try locator(), for: access, verb: verb, environment: environment)
+        let locator = try locator()
+        // A registry store reaches its registry as every other registry is reached.
+        let registry: RegistryClient? = if case .registry = locator { try RegistryAccess.client() } else { nil }
+        return try StoreFactory.open(locator, for: access, verb: verb, environment: environment, registry: registry)
     }
 }
 

@@ -19,7 +19,13 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
         self.variant = variant
     }
 
+    /// `all` (manifest `platform: all`): every platform of an index, the index itself kept
+    /// whole. Only a registry store holds that; other stores refuse it in the plan.
+    public static let all = Platform(os: "all", architecture: "all")
+    public var isAll: Bool { os == "all" && architecture == "all" && variant == nil }
+
     public init(parsing text: String) throws {
+        if text.lowercased() == "all" { self = .all; return }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { String($0).lowercased() }
         guard (2...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." } }) else {
             throw PlatformError(input: text)
@@ -52,7 +58,7 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
         return true
     }
 
-    public var description: String { [os, architecture, variant].compactMap { $0 }.joined(separator: "/") }
+    public var description: String { isAll ? "all" : [os, architecture, variant].compactMap { $0 }.joined(separator: "/") }
 
     /// The platform berth runs on (the default for pulls).
     public static var host: Platform {

@@ -56,7 +56,8 @@ extension ObservedImage {
     /// image whose store cannot say its platform is taken to have the wanted one.
     public func discrepancies(for want: DesiredTag) -> [Discrepancy] {
         var out: [Discrepancy] = []
-        if let platform, !PlatformIdentity.same(wanted: want.platform, stored: platform) {
+        // `platform: all` is judged by digest alone (the index, or a single-platform tag's image).
+        if let platform, !want.platform.isAll, !PlatformIdentity.same(wanted: want.platform, stored: platform) {
             out.append(.platform(wanted: want.platform, stored: platform))
         }
         if !damagedBlobs.isEmpty { out.append(.damagedBlobs(damagedBlobs.count)) }

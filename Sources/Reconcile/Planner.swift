@@ -168,6 +168,11 @@ public enum Planner {
     /// registry serves another image), with the discrepancy as the reason.
     static func decide(_ want: DesiredTag, resolution: Resolution, observed: Observed) -> Decision {
         let present = observed.present(for: want)
+        if want.platform.isAll && !observed.holdsWholeIndexes {
+            return Decision(action: Action(kind: .failed, reference: want.reference.description, image: present?.digest, platform: "all",
+                                           reason: "platform: all (\(want.location)) keeps multi-platform indexes whole, which only a registry store (--store registry://HOST/PREFIX) holds; give this entry a platform, e.g. linux/amd64"),
+                            target: want.reference.tag == nil ? present?.digest : nil)
+        }
         switch resolution {
         case .unchecked(let reason): return decideUnchecked(want, present: present, reason: reason)
         case .failed(let reason):

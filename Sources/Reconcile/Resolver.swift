@@ -67,6 +67,7 @@ public struct Resolver: Sendable {
                 let answer = try mirrorHealth.attempt(source, for: ref) { () throws -> Resolution in
                     let head = try registry.resolve(source)
                     if Resolver.isUpToDate(current, served: head.digest, for: ref, from: source) { return .upToDate(head.digest) }
+                    if want.platform.isAll { return .remote(try wholeIndex(source.withDigest(head.digest))) }  // see WholeIndex.swift
                     // Fetch exactly the digest the HEAD returned: a tag moving in between cannot mix images.
                     let (top, fetched, image) = try registry.resolveImage(source.withDigest(head.digest), platform: want.platform)
                     let blobs = [BlobRef(digest: fetched.digest, size: Int64(fetched.data.count)), BlobRef(digest: image.config.digest, size: image.config.size)]

@@ -50,12 +50,15 @@ public struct ObservedImage: Codable, Sendable {
 public struct Observed: Sendable {
     public var images: [ObservedImage] { didSet { byTag = Observed.tagIndex(images) } }
     public var ledger: [LedgerEntry]
+    /// The store keeps multi-platform indexes whole (a registry store): `platform: all` works.
+    public var holdsWholeIndexes: Bool
     /// Position in `images` of the image each tag names (the first, as a linear search finds it).
     private var byTag: [Reference: Int]
 
-    public init(images: [ObservedImage], ledger: [LedgerEntry] = []) {
+    public init(images: [ObservedImage], ledger: [LedgerEntry] = [], holdsWholeIndexes: Bool = false) {
         self.images = images
         self.ledger = ledger
+        self.holdsWholeIndexes = holdsWholeIndexes
         byTag = Observed.tagIndex(images)
     }
 

@@ -8,7 +8,7 @@ import Foundation
 /// | `PATH`, `oci:PATH` | the embedded OCI image layout at PATH |
 /// | `docker`, `docker:unix:///path.sock`, `docker:tcp://host:2376` | a Docker Engine (default `DOCKER_HOST`) |
 /// | `containerd`, `containerd:/path.sock?namespace=NS` | containerd (default `CONTAINERD_ADDRESS`, namespace `CONTAINERD_NAMESPACE`, else k8s.io) |
-/// | `registry://HOST[:PORT]/PREFIX` | a registry namespace (not supported yet) |
+/// | `registry://HOST[:PORT]/PREFIX` | a registry namespace, a mirror to fill (see `RegistryStore`) |
 public enum StoreLocator: Sendable, Equatable, CustomStringConvertible {
     case layout(path: String)
     /// `host` nil: `DOCKER_HOST`, else the default socket.
@@ -69,6 +69,7 @@ public enum StoreLocator: Sendable, Equatable, CustomStringConvertible {
         if t.hasPrefix("registry://") {
             let rest = String(t.dropFirst("registry://".count))
             guard !rest.isEmpty else { throw StoreError.usage("\"\(t)\": a registry store needs HOST[:PORT]/PREFIX, e.g. registry://127.0.0.1:5000/mirror") }
+            _ = try RegistryNamespace(parsing: rest)
             self = .registry(rest)
             return
         }

@@ -18,6 +18,7 @@ final class VerbRun {
         case .docker: storeArgs = ["--store", "docker"]
         case .layout: storeArgs = ["--store", run.scratch.file("layout").path]
         case .containerd: storeArgs = try ContainerdForConformance.freshStoreArguments()
+        case .registry: storeArgs = ["--store", "registry://\(run.bed.registry.host)/mirror/\(run.prefix.dropLast())"]
         }
     }
 
@@ -105,6 +106,22 @@ extension DockerSuite {
 
         @Test(arguments: StoreKind.allCases)
         func readsOfAMissingStoreCreateNothing(_ kind: StoreKind) throws {
+            if kind == .registry {
+                // A registry namespace holding nothing reads as an empty store and makes no state;
+                // verify checks blobs by HEAD, and there is nothing berth could repair: exit 64.
+                let v = try VerbRun(kind, "regreads")
+                for verb in [["image", "ls"], ["status"], ["store", "verify"], ["system", "df"], ["image", "prune", "--dry-run"]] {
+                    let r = try v.berth(verb, check: false)
+                    #expect(r.status == 0, "\(verb): \(r.stderrText)")
+                }
+                #expect(!FileManager.default.fileExists(atPath: v.run.scratch.file("state").path), "a read made berth's state")
+                let r = try v.berth(["store", "verify", "--repair"], check: false)
+                #expect(r.status == 64)
+                #expect(r.stderrText.contains("does not work on the registry store"), "\(r.stderrText)")
+                let rollback = try v.berth(["rollback", v.run.name("absent", "1")], check: false)
+                #expect(rollback.status == 1 && rollback.stderrText.contains("no previous image"), "\(rollback.stderrText)")
+                return
+            }
             guard kind == .layout else {
                 // The engine store has no verify: one sentence, exit 64, no fallback.
                 let v = try VerbRun(kind, "noverify")

@@ -333,7 +333,7 @@ def main():
 
 def render(r):
     out = [f"# Fleet benchmark, {r['date']}", "",
-           f"{r['hosts']} berth hosts (release build), each its own embedded store, started within {r['jitter_s']} s, "
+           f"{r['hosts']} berth hosts ({'debug' if '/debug' in r['berth'] else 'release'} build, `{os.path.relpath(r['berth'], REPO)}`), each its own embedded store, started within {r['jitter_s']} s, "
            f"{r['concurrency']} at once; `berth-testbed seed --profile bench --scale {r['scale']}`: {r['tags']} tags, "
            f"{r['distinct_blobs']} distinct blobs, {r['blob_bytes'] / 1e6:.1f} MB. Cache: docker-registry 2.8 in proxy mode. "
            f"Load average {' '.join(r['loadavg_start'])} at the start, {' '.join(r['loadavg_end'])} at the end.", "",

@@ -81,6 +81,8 @@ let package = Package(
         .testTarget(name: "ResilienceTests", dependencies: ["Store", "OCI", "TestSupport", "ImageSet", "Render"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The containerd store against a real containerd (ctr as the oracle).
         .testTarget(name: "ContainerdTests", dependencies: ["Store", "Registry", "OCI", "TestSupport"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // A fleet of berth processes converging through a pull-through cache (the built binary, a real proxy-mode registry).
+        .testTarget(name: "FleetTests", dependencies: ["OCI", "TestSupport"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "FaultTests", dependencies: ["Store", "Registry", "Transport", "OCI", "TestSupport"], swiftSettings: [.swiftLanguageMode(.v6)]),
     ],
     swiftLanguageModes: [.v5]

@@ -25,6 +25,8 @@ public final class RegistryServer: Sendable {
     public let host: String
     public let tls: Bool
     public let auth: RegistryAuth
+    /// The upstream this registry is a pull-through cache of (`proxy.remoteurl`), or nil.
+    public let proxyRemoteURL: String?
     /// The filesystem storage root (`storage.filesystem.rootdirectory`).
     public let rootDirectory: URL
     /// PEM of the CA that signed the server certificate, when `tls`.
@@ -43,9 +45,13 @@ public final class RegistryServer: Sendable {
     /// Starts the registry. `storageDirectory`: keep blobs there (created if needed, never removed);
     /// by default a temp directory removed by `stop()`. `port`: a fixed port instead of a free one.
     /// `deletes`: `storage.delete.enabled` (false: DELETE answers 405 UNSUPPORTED).
+    /// `proxyOf`: run as distribution's pull-through cache of that upstream (`http://HOST:PORT`;
+    /// a cache refuses pushes, fetches what it lacks from the upstream, and serves it from then on).
     public init(tls: Bool = false, auth: RegistryAuth = .none, name: String = "reg",
-                storageDirectory: URL? = nil, port fixedPort: UInt16? = nil, deletes: Bool = true) throws {
+                storageDirectory: URL? = nil, port fixedPort: UInt16? = nil, deletes: Bool = true,
+                proxyOf proxyRemoteURL: String? = nil) throws {
         self.name = name
+        self.proxyRemoteURL = proxyRemoteURL
         self.tls = tls
         self.auth = auth
         let work = try TempDirectory(prefix: "berth-" + String(name.map { $0.isLetter || $0.isNumber ? $0 : "-" }))
@@ -104,6 +110,7 @@ public final class RegistryServer: Sendable {
             while true {
                 attempt += 1
                 chosen = try fixedPort ?? freeLoopbackPort()
+                let proxyYAML = proxyRemoteURL.map { "proxy:\n  remoteurl: \(yamlQuoted($0))\n" } ?? ""
                 let tlsYAML = tlsFiles.map {
                     "  tls:\n    certificate: \(yamlQuoted($0.serverCertificate.path))\n    key: \(yamlQuoted($0.serverKey.path))\n"
                 } ?? ""
@@ -125,7 +132,7 @@ public final class RegistryServer: Sendable {
                       secret: \(Certificates.randomHex(16))
                       headers:
                         X-Content-Type-Options: [nosniff]
-                    \(tlsYAML)\(authYAML)
+                    \(tlsYAML)\(authYAML)\(proxyYAML)
                     """
                 let configURL = work.url.appendingPathComponent("config.yml")
                 try Data(config.utf8).write(to: configURL)

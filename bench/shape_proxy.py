@@ -16,7 +16,7 @@ Model (per direction, as on a full-duplex link):
   sender through TCP as a real bottleneck link does.
 
 0 means unlimited / no delay. --stats FILE gets a JSON document (connections opened, peak
-concurrent, bytes each way), rewritten every second and at exit (SIGTERM, SIGINT).
+concurrent, bytes each way), rewritten every 0.25 s and at exit (SIGTERM, SIGINT).
 """
 import argparse
 import asyncio
@@ -196,7 +196,7 @@ def main():
         async def tick():
             while True:
                 stats.write()
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(0.25)
         ticker = asyncio.ensure_future(tick())
         await stop.wait()
         ticker.cancel()

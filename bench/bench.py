@@ -553,7 +553,8 @@ class Bench:
 
     def pairs(self, label, host, tags, manifest, reps, tools=("berth", "skopeo_copy"), env=None):
         """Cold then no-op of berth apply and the skopeo copy loop (and `berth_single_stream`:
-        berth with BERTH_BLOB_RANGES=off) on `host`, repetitions interleaved. Returns
+        berth with BERTH_BLOB_RANGES=off; `berth_parallel8`: --parallel 8) on `host`,
+        repetitions interleaved. Returns
         ({tool: [cold runs]}, {tool: [no-op runs]})."""
         copy_cmds = [["skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false",
                       f"docker://{host}/{repo}:{tag}", f"oci:{{dest}}:{repo}:{tag}"] for repo, tag in tags]
@@ -574,7 +575,8 @@ class Bench:
                     p0 = self.shaper.snapshot() if getattr(self, "shaper", None) else None
                     out = self.out(f"{label}-{tool}-{phase}-{i}")
                     if tool.startswith("berth"):
-                        r = measure(fill(berth_cmd, dest), env=e, out=out)
+                        extra = ["--parallel", "8"] if tool == "berth_parallel8" else []
+                        r = measure(fill(berth_cmd, dest) + extra, env=e, out=out)
                     else:
                         r = measure_seq([fill(c, dest) for c in copy_cmds], env=e, out=out)
                     r["requests"], r["registry_cpu"] = self.reg.since(m)
@@ -590,15 +592,23 @@ class Bench:
 
     def seed_zstd(self):
         """zstd/<repo>:<tag> for every tag, converted by skopeo (registry → registry,
-        --dest-compress-format zstd); cached with the registry's storage."""
-        marker = os.path.join(self.reg.storage, "zstd-seeded.txt")
+        --dest-compress-format zstd, --format oci: docker schema 2 has no zstd layer type), through
+        an OCI layout; cached with the registry's storage."""
+        marker = os.path.join(self.reg.storage, "zstd-v3-seeded.txt")
         if not os.path.exists(marker):
             log("seeding the zstd variant of the set (skopeo copy --dest-compress-format zstd)")
             t = time.perf_counter()
+            # Through an OCI layout: straight registry → registry, skopeo 1.9 mounts the gzip blob the
+            # registry already holds instead of recompressing it (it has no --force-compression).
+            layout = os.path.join(self.work, "zstd-layout")
+            rmtree(layout)
             for repo, tag, _ in self.tags:
-                subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
+                subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false", "--format", "oci",
                                 "--dest-compress-format", "zstd", f"docker://{self.reg.host}/{repo}:{tag}",
-                                f"docker://{self.reg.host}/zstd/{repo}:{tag}"], check=True, capture_output=True)
+                                f"oci:{layout}:{repo}:{tag}"], check=True, capture_output=True)
+                subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
+                                f"oci:{layout}:{repo}:{tag}", f"docker://{self.reg.host}/zstd/{repo}:{tag}"], check=True, capture_output=True)
+            rmtree(layout)
             with open(marker, "w") as f:
                 f.write(f"{time.perf_counter() - t:.1f}\n")
         return [(f"zstd/{repo}", tag) for repo, tag, _ in self.tags]
@@ -630,7 +640,7 @@ class Bench:
             host = self.shaper.host
             tags = [(repo, tag) for repo, tag, _ in self.tags]
             manifest = self.write_manifests("bench-wan", host, tags)
-            tools = ("berth", "berth_single_stream", "skopeo_copy")
+            tools = ("berth", "berth_single_stream", "berth_parallel8", "skopeo_copy")
             runs, noops = self.pairs("wan", host, tags, manifest, a.wan_reps, tools=tools)
             bw = a.wan_total_mbit * 1e6 / 8
             distinct = self.r["set"]["distinct_bytes"]

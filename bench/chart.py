@@ -126,6 +126,7 @@ def render(r):
         wan_rows = [
             row("berth apply (ranged fetch)", "berth", w["cold"].get("berth")),
             row("berth apply, one stream per blob", "berth", w["cold"].get("berth_single_stream")),
+            row("berth apply --parallel 8", "berth", w["cold"].get("berth_parallel8")),
             row("skopeo copy loop → one OCI layout", "other", w["cold"].get("skopeo_copy")),
             ("network limit", "limit", w["limit"]["seconds"], None, None, ""),
         ]
@@ -256,7 +257,7 @@ def markdown(r):
                 f"connection, {pr['total_mbit']:g} Mbit/s total; shaper CPU {pr.get('shaper_cpu') or 0:.1f} s over the section):", "",
                 "| | cold converge | no-op re-converge | no-op requests |", "|---|---|---|---|"]
         for label, key in (("berth apply (ranged fetch)", "berth"), ("berth apply, one stream per blob", "berth_single_stream"),
-                           ("skopeo copy loop → OCI layout", "skopeo_copy")):
+                           ("berth apply --parallel 8", "berth_parallel8"), ("skopeo copy loop → OCI layout", "skopeo_copy")):
             if key in wn["cold"]:
                 out.append(f"| {label} | {f(wn['cold'][key])} | {f(wn['noop'].get(key))} | {q(wn['noop'].get(key))} |")
         out.append(f"| network limit | {fmt_s(wn['limit']['seconds'])} | {fmt_s(wn['limit']['noop_seconds'])} | |")

@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import Synchronization
 import Transport
 
 /// When and how a large blob is fetched over several connections at once (HTTP `Range`
@@ -8,7 +9,9 @@ import Transport
 /// Memory bound: a part is only started while it lies at most `maxBuffered / partSize` parts
 /// ahead of the part being written to the sink, and the part being written holds at most
 /// `headBuffer` undrained bytes (its connection waits beyond that). So a ranged fetch holds at
-/// most `maxBuffered + headBuffer` bytes (17 MiB with the defaults), whatever the blob's size.
+/// most `maxBuffered + headBuffer` bytes (17 MiB with the defaults), whatever the blob's size;
+/// at most `maxConcurrentBlobs` blobs of the process are fetched in ranges at once (the others
+/// come as one stream each), so the process holds at most 34 MiB for ranges with the defaults.
 public struct RangedFetchSettings: Sendable, Equatable {
     /// Blobs at least this large are fetched in ranges.
     public var threshold: Int64
@@ -20,9 +23,12 @@ public struct RangedFetchSettings: Sendable, Equatable {
     public var maxBuffered: Int
     /// Undrained bytes of the part being written before its connection waits for the sink.
     public var headBuffer: Int
+    /// Blobs fetched in ranges at once in this process; a blob beyond it comes as one stream.
+    public var maxConcurrentBlobs: Int
 
     public init(threshold: Int64 = 32 << 20, connections: Int = 4, partSize: Int = 4 << 20,
-                maxBuffered: Int = 16 << 20, headBuffer: Int = 1 << 20) {
+                maxBuffered: Int = 16 << 20, headBuffer: Int = 1 << 20, maxConcurrentBlobs: Int = 2) {
+        self.maxConcurrentBlobs = max(1, maxConcurrentBlobs)
         self.threshold = threshold
         self.connections = connections
         self.partSize = max(64 << 10, partSize)
@@ -57,6 +63,20 @@ public struct RangedFetchSettings: Sendable, Equatable {
 
     /// Whether a blob of `size` bytes is fetched in ranges.
     func applies(to size: Int64) -> Bool { connections > 1 && size >= threshold && size > Int64(partSize) }
+
+    /// Ranged fetches running in this process (see `maxConcurrentBlobs`).
+    private static let running = Mutex(0)
+
+    /// Takes a slot for one ranged fetch; false when `maxConcurrentBlobs` are running.
+    func acquireSlot() -> Bool {
+        RangedFetchSettings.running.withLock { n in
+            guard n < maxConcurrentBlobs else { return false }
+            n += 1
+            return true
+        }
+    }
+
+    func releaseSlot() { RangedFetchSettings.running.withLock { $0 -= 1 } }
 }
 
 extension RegistryClient {

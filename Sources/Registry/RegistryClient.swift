@@ -220,7 +220,8 @@ public final class RegistryClient: Sendable {
                 let actual = digester.finalize()
                 if actual != descriptor.digest { throw RegistryError.digestMismatch(expected: descriptor.digest, actual: actual, what: what) }
             }
-            if ranged.applies(to: expected) {
+            if ranged.applies(to: expected), ranged.acquireSlot() {
+                defer { ranged.releaseSlot() }
                 try self.fetchInRanges(repository, descriptor: descriptor, what: what, settings: ranged, deliver: deliver)
                 try verify()
                 return

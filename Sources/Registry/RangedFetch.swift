@@ -2,6 +2,9 @@ import Foundation
 import OCI
 import Synchronization
 import Transport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// When and how a large blob is fetched over several connections at once (HTTP `Range`
 /// requests on the blob URL, or on the redirect target the registry sends it to).
@@ -263,7 +266,13 @@ final class RangeAssembly: @unchecked Sendable {
         /// Bytes appended so far (taken or not).
         var received: Int64 = 0
         var buffer = Data()
+        /// `buffer` is a private mapping of the part's remaining length, `filled` bytes used:
+        /// unmapped when taken, so its memory goes back to the system at once (malloc would keep
+        /// freed 4 MiB blocks in per-thread arenas: 100 MiB of RSS for a 500 MB layer).
+        var mapped = false
+        var filled = 0
         var done = false
+        var pending: Int { mapped ? filled : buffer.count }
     }
 
     private let cond = NSCondition()
@@ -337,13 +346,23 @@ final class RangeAssembly: @unchecked Sendable {
     /// of a longer answer is not wanted). Throws once the fetch failed.
     func append(_ i: Int, _ chunk: UnsafeRawBufferPointer) throws -> Bool {
         try cond.withLock {
-            while failed == nil, i == head, parts[i].buffer.count >= headBuffer { cond.wait() }
+            while failed == nil, i == head, parts[i].pending >= headBuffer { cond.wait() }
             if let e = failed { throw e }
             let room = Int(parts[i].length - parts[i].received)
             let n = min(room, chunk.count)
             if n > 0 {
-                if parts[i].buffer.isEmpty, i != head { parts[i].buffer.reserveCapacity(Int(parts[i].length - parts[i].received)) }
-                parts[i].buffer.append(UnsafeRawBufferPointer(rebasing: chunk[0..<n]).bindMemory(to: UInt8.self))
+                if i != head, parts[i].pending == 0, !parts[i].mapped, let m = RangeAssembly.mapping(Int(parts[i].length - parts[i].received)) {
+                    parts[i].buffer = m
+                    parts[i].mapped = true
+                    parts[i].filled = 0
+                }
+                if parts[i].mapped {
+                    let at = parts[i].filled
+                    parts[i].buffer.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: at).copyMemory(from: chunk.baseAddress!, byteCount: n) }
+                    parts[i].filled += n
+                } else {
+                    parts[i].buffer.append(UnsafeRawBufferPointer(rebasing: chunk[0..<n]).bindMemory(to: UInt8.self))
+                }
                 parts[i].received += Int64(n)
                 buffered += n
                 peak = max(peak, buffered)
@@ -368,9 +387,11 @@ final class RangeAssembly: @unchecked Sendable {
             while true {
                 if let e = failed { throw e }
                 if head >= parts.count { return nil }
-                if !parts[head].buffer.isEmpty {
-                    let data = parts[head].buffer
+                if parts[head].pending > 0 {
+                    let data = parts[head].mapped ? parts[head].buffer.prefix(parts[head].filled) : parts[head].buffer
                     parts[head].buffer = Data()
+                    parts[head].mapped = false
+                    parts[head].filled = 0
                     buffered -= data.count
                     cond.broadcast()
                     return data
@@ -390,6 +411,14 @@ final class RangeAssembly: @unchecked Sendable {
             if failed == nil { failed = error }
             cond.broadcast()
         }
+    }
+
+    /// `count` zeroed bytes in a private anonymous mapping, unmapped when the last copy goes.
+    static func mapping(_ count: Int) -> Data? {
+        guard count > 0 else { return nil }
+        let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else { return nil }
+        return Data(bytesNoCopy: p, count: count, deallocator: .custom { p, n in munmap(p, n) })
     }
 
     func workerStarted() { cond.withLock { workers += 1 } }

@@ -12,9 +12,9 @@ import Glibc
 /// Memory bound: a part is only started while it lies at most `maxBuffered / partSize` parts
 /// ahead of the part being written to the sink, and the part being written holds at most
 /// `headBuffer` undrained bytes (its connection waits beyond that). So a ranged fetch holds at
-/// most `maxBuffered + headBuffer` bytes (17 MiB with the defaults), whatever the blob's size;
+/// most `maxBuffered + headBuffer` bytes (13 MiB with the defaults), whatever the blob's size;
 /// at most `maxConcurrentBlobs` blobs of the process are fetched in ranges at once (the others
-/// come as one stream each), so the process holds at most 34 MiB for ranges with the defaults.
+/// come as one stream each), so the process holds at most 26 MiB for ranges with the defaults.
 public struct RangedFetchSettings: Sendable, Equatable {
     /// Blobs at least this large are fetched in ranges.
     public var threshold: Int64
@@ -30,7 +30,7 @@ public struct RangedFetchSettings: Sendable, Equatable {
     public var maxConcurrentBlobs: Int
 
     public init(threshold: Int64 = 32 << 20, connections: Int = 4, partSize: Int = 4 << 20,
-                maxBuffered: Int = 16 << 20, headBuffer: Int = 1 << 20, maxConcurrentBlobs: Int = 2) {
+                maxBuffered: Int = 12 << 20, headBuffer: Int = 1 << 20, maxConcurrentBlobs: Int = 2) {
         self.maxConcurrentBlobs = max(1, maxConcurrentBlobs)
         self.threshold = threshold
         self.connections = connections

@@ -214,6 +214,52 @@ http:
         PROCS.stop(self.proc)
 
 
+class Shaper:
+    """bench/shape_proxy.py in front of the registry: RTT, bandwidth per connection, in total."""
+
+    def __init__(self, work, upstream, rtt_ms, conn_mbit, total_mbit):
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.stats_path = os.path.join(work, "shaper-stats.json")
+        if os.path.exists(self.stats_path):
+            os.unlink(self.stats_path)
+        self.proc = PROCS.spawn([sys.executable, os.path.join(HERE, "shape_proxy.py"), "--listen", self.host, "--upstream", upstream,
+                                 "--rtt-ms", f"{rtt_ms:g}", "--conn-mbit", f"{conn_mbit:g}", "--total-mbit", f"{total_mbit:g}",
+                                 "--stats", self.stats_path], subprocess.DEVNULL, open(os.path.join(work, "shaper.log"), "ab"))
+        deadline = time.time() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("shape_proxy.py did not start: " + open(os.path.join(work, "shaper.log")).read()[-2000:])
+                time.sleep(0.05)
+        log(f"shaper at {self.host}: rtt {rtt_ms:g} ms, {conn_mbit:g} Mbit/s per connection, {total_mbit:g} Mbit/s total")
+
+    def stats(self):
+        for _ in range(30):
+            try:
+                return json.load(open(self.stats_path))
+            except (OSError, ValueError):
+                time.sleep(0.1)
+        return {}
+
+    def snapshot(self):
+        time.sleep(0.3)   # the proxy rewrites its counters every 0.25 s
+        return self.stats()
+
+    def delta(self, before):
+        after = self.snapshot()
+        return {k: after.get(k, 0) - before.get(k, 0) for k in ("connections", "bytes_up", "bytes_down")}
+
+    def cpu(self):
+        return proc_cpu(self.proc.pid)
+
+    def stop(self):
+        PROCS.stop(self.proc)
+
+
 class Dockerd:
     """A private dockerd (vfs, own data root, exec root and socket; no networking setup), as
     Tests/Support/DockerDaemon.swift starts it. stop() removes everything it wrote."""
@@ -492,6 +538,157 @@ class Bench:
             sec["noop"]["skopeo_sync"] = {"not_applicable": "skopeo sync --dest dir refuses to overwrite an existing image "
                                                             "directory, so there is no re-converge to time"}
 
+    # -- the pairs measured again on another set or through the shaper -------------------------
+
+    def write_manifests(self, name, host, tags):
+        """berth's manifest for `tags` ((repo, tag) pairs) on `host`; returns its path."""
+        path = os.path.join(self.work, name + ".yaml")
+        repos = sorted({r for r, _ in tags})
+        with open(path, "w") as f:
+            f.write(f"version: 1\nplatform: linux/amd64\nregistries:\n  {host}:\n    insecure: true\nimages:\n")
+            for repo in repos:
+                ts = [t for r, t in tags if r == repo]
+                f.write(f"  - name: {host}/{repo}\n    tags: [{', '.join(json.dumps(t) for t in ts)}]\n")
+        return path
+
+    def pairs(self, label, host, tags, manifest, reps, tools=("berth", "skopeo_copy"), env=None):
+        """Cold then no-op of berth apply and the skopeo copy loop (and `berth_single_stream`:
+        berth with BERTH_BLOB_RANGES=off; `berth_parallel8`: --parallel 8) on `host`,
+        repetitions interleaved. Returns
+        ({tool: [cold runs]}, {tool: [no-op runs]})."""
+        copy_cmds = [["skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false",
+                      f"docker://{host}/{repo}:{tag}", f"oci:{{dest}}:{repo}:{tag}"] for repo, tag in tags]
+        berth_cmd = [self.berth, "apply", "-f", manifest, "--store", "{dest}", "--yes"]
+        fill = lambda cmd, dest: [c.replace("{dest}", dest) for c in cmd]
+        runs, noops = {t: [] for t in tools}, {t: [] for t in tools}
+        for i in range(reps):
+            for tool in tools:
+                dest = os.path.join(self.work, f"dest-{label}-{tool}")
+                rmtree(dest)
+                subprocess.run(["sync"])
+                self.note_load(f"{label} {tool} cold {i}")
+                e = dict(os.environ, **(env or {}))
+                if tool == "berth_single_stream":
+                    e["BERTH_BLOB_RANGES"] = "off"
+                for phase, bucket in (("cold", runs), ("noop", noops)):
+                    m = self.reg.mark()
+                    p0 = self.shaper.snapshot() if getattr(self, "shaper", None) else None
+                    out = self.out(f"{label}-{tool}-{phase}-{i}")
+                    if tool.startswith("berth"):
+                        extra = ["--parallel", "8"] if tool == "berth_parallel8" else []
+                        r = measure(fill(berth_cmd, dest) + extra, env=e, out=out)
+                    else:
+                        r = measure_seq([fill(c, dest) for c in copy_cmds], env=e, out=out)
+                    r["requests"], r["registry_cpu"] = self.reg.since(m)
+                    if p0 is not None:
+                        r["shaper"] = self.shaper.delta(p0)
+                    bucket[tool].append(r)
+                    log(f"{label} {tool} {phase} #{i + 1}: {r['wall']:.2f}s, {r['requests']['HEAD']} HEAD / {r['requests']['GET']} GET, "
+                        f"rss {r['rss_kb'] / 1024:.0f} MiB, cpu {r['cpu']:.1f}s, load {loadavg()[0]:.1f}")
+                rmtree(dest)
+        return runs, noops
+
+    # -- zstd: the same set with zstd layers -------------------------------------------------------
+
+    def seed_zstd(self):
+        """zstd/<repo>:<tag> for every tag, converted by skopeo (registry → registry,
+        --dest-compress-format zstd, --format oci: docker schema 2 has no zstd layer type), through
+        an OCI layout; cached with the registry's storage."""
+        marker = os.path.join(self.reg.storage, "zstd-v3-seeded.txt")
+        if not os.path.exists(marker):
+            log("seeding the zstd variant of the set (skopeo copy --dest-compress-format zstd)")
+            t = time.perf_counter()
+            # Through an OCI layout: straight registry → registry, skopeo 1.9 mounts the gzip blob the
+            # registry already holds instead of recompressing it (it has no --force-compression).
+            layout = os.path.join(self.work, "zstd-layout")
+            rmtree(layout)
+            for repo, tag, _ in self.tags:
+                subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false", "--format", "oci",
+                                "--dest-compress-format", "zstd", f"docker://{self.reg.host}/{repo}:{tag}",
+                                f"oci:{layout}:{repo}:{tag}"], check=True, capture_output=True)
+                subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
+                                f"oci:{layout}:{repo}:{tag}", f"docker://{self.reg.host}/zstd/{repo}:{tag}"], check=True, capture_output=True)
+            rmtree(layout)
+            with open(marker, "w") as f:
+                f.write(f"{time.perf_counter() - t:.1f}\n")
+        return [(f"zstd/{repo}", tag) for repo, tag, _ in self.tags]
+
+    def zstd(self):
+        tags = self.seed_zstd()
+        blobs, types = {}, set()
+        for repo, tag in tags:
+            doc, _ = self.reg.get_json(f"/v2/{repo}/manifests/{tag}", MANIFEST_ACCEPT)
+            for d in [doc["config"]] + doc["layers"]:
+                blobs[d["digest"]] = d["size"]
+            types.update(l["mediaType"] for l in doc["layers"])
+        manifest = self.write_manifests("bench-zstd", self.reg.host, tags)
+        runs, noops = self.pairs("zstd", self.reg.host, tags, manifest, self.a.reps)
+        self.r["sections"]["zstd"] = {
+            "set": {"tags": len(tags), "distinct_blobs": len(blobs), "distinct_bytes": sum(blobs.values()),
+                    "layer_media_types": sorted(types)},
+            "cold": {k: summarize(v) for k, v in runs.items()},
+            "noop": {k: summarize(v) for k, v in noops.items()},
+        }
+        log(f"zstd set: {len(blobs)} distinct blobs, {sum(blobs.values()) / 1e6:.0f} MB, layer types {sorted(types)}")
+
+    # -- WAN: the same comparisons through the shaping proxy ---------------------------------------
+
+    def wan(self):
+        a = self.a
+        self.shaper = Shaper(self.work, self.reg.host, a.wan_rtt_ms, a.wan_conn_mbit, a.wan_total_mbit)
+        try:
+            host = self.shaper.host
+            tags = [(repo, tag) for repo, tag, _ in self.tags]
+            manifest = self.write_manifests("bench-wan", host, tags)
+            tools = ("berth", "berth_single_stream", "berth_parallel8", "skopeo_copy")
+            runs, noops = self.pairs("wan", host, tags, manifest, a.wan_reps, tools=tools)
+            bw = a.wan_total_mbit * 1e6 / 8
+            distinct = self.r["set"]["distinct_bytes"]
+            levels = 3
+            res = {
+                "profile": {"rtt_ms": a.wan_rtt_ms, "conn_mbit": a.wan_conn_mbit, "total_mbit": a.wan_total_mbit,
+                            "shaper": "bench/shape_proxy.py", "shaper_cpu": None},
+                "cold": {k: summarize(v) for k, v in runs.items()},
+                "noop": {k: summarize(v) for k, v in noops.items()},
+                "limit": {"seconds": distinct / bw + levels * a.wan_rtt_ms / 1000, "bytes": distinct, "levels": levels,
+                          "noop_seconds": 2 * a.wan_rtt_ms / 1000,
+                          "model": "distinct bytes / total bandwidth + one RTT per dependency level (tag → manifest → "
+                                   "config and layers: 3); the no-op limit is one connection and one HEAD round trip (2 RTT)"},
+            }
+            if self.big and "big" in a.sections and not a.skip_big:
+                big_manifest = self.write_manifests("big-wan", host, [("bench/big", "1.0")])
+                big = {}
+                for tool in ("berth", "berth_single_stream"):
+                    rs = []
+                    for i in range(a.wan_big_reps):
+                        dest = os.path.join(self.work, "dest-big-wan")
+                        rmtree(dest)
+                        e = dict(os.environ, BERTH_BLOB_RANGES="off") if tool == "berth_single_stream" else None
+                        p0 = self.shaper.snapshot()
+                        r = measure([self.berth, "apply", "-f", big_manifest, "--store", dest, "--yes"], env=e, out=self.out(f"big-wan-{tool}-{i}"))
+                        r["shaper"] = self.shaper.delta(p0)
+                        rs.append(r)
+                        log(f"wan big layer {tool} #{i + 1}: {r['wall']:.2f}s, peak RSS {r['rss_kb'] / 1024:.1f} MiB, "
+                            f"{r['shaper']['connections']} connections")
+                        rmtree(dest)
+                    big[tool] = summarize(rs)
+                dest = os.path.join(self.work, "dest-big-wan-skopeo")
+                rmtree(dest)
+                sk = measure(["skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false",
+                              f"docker://{host}/bench/big:1.0", f"oci:{dest}:big"], out=self.out("big-wan-skopeo"))
+                rmtree(dest)
+                big["skopeo_copy"] = summarize([sk])
+                big["layer_bytes"] = self.big["compressed_bytes"]
+                big["limit_seconds"] = self.big["compressed_bytes"] / bw + levels * a.wan_rtt_ms / 1000
+                big["one_connection_seconds"] = self.big["compressed_bytes"] / (a.wan_conn_mbit * 1e6 / 8)
+                res["big_layer"] = big
+            res["profile"]["shaper_cpu"] = self.shaper.cpu()
+            res["shaper_stats"] = self.shaper.stats()
+            self.r["sections"]["wan"] = res
+        finally:
+            self.shaper.stop()
+            self.shaper = None
+
     # -- 3, 4: Docker Engine --------------------------------------------------------------------
 
     def docker(self):
@@ -613,6 +810,22 @@ class Bench:
             rss = s["big_layer"]["berth"]["rss_mb"]["max"]
             add("peak RSS pulling the big layer", "< 64 MB", round(rss, 1), rss < 64,
                 f"layer {s['big_layer']['layer_bytes'] / 1e6:.0f} MB")
+        w = s.get("wan")
+        if w and "berth" in w["cold"] and "skopeo_copy" in w["cold"]:
+            ratio = med(w["cold"]["berth"]) / med(w["cold"]["skopeo_copy"])
+            add("WAN cold converge vs the skopeo copy loop", "<= 0.33x", round(ratio, 2), ratio <= 0.33,
+                f"{med(w['cold']['berth']):.1f} s vs {med(w['cold']['skopeo_copy']):.1f} s")
+            ratio = med(w["cold"]["berth"]) / w["limit"]["seconds"]
+            add("WAN cold converge vs the network limit", "<= 1.2x", round(ratio, 2), ratio <= 1.2,
+                f"limit {w['limit']['seconds']:.1f} s")
+            ratio = med(w["noop"]["berth"]) / med(w["noop"]["skopeo_copy"])
+            add("WAN no-op vs the skopeo copy loop", "<= 0.33x", round(ratio, 3), ratio <= 0.33,
+                f"{med(w['noop']['berth']):.2f} s vs {med(w['noop']['skopeo_copy']):.1f} s")
+        if w and "big_layer" in w:
+            b = w["big_layer"]
+            ratio = med(b["berth"]) / b["limit_seconds"]
+            add("WAN one big layer vs the network limit", "<= 1.2x", round(ratio, 2), ratio <= 1.2,
+                f"{med(b['berth']):.1f} s; one stream {med(b['berth_single_stream']):.1f} s; limit {b['limit_seconds']:.1f} s")
         if "large_store" in s:
             p = s["large_store"]["plan_big"]
             add("offline plan, 5,000 images / 20,000 tags / 1,000 entries", "< 0.5 s", round(med(p), 3), med(p) < 0.5)
@@ -660,10 +873,14 @@ class Bench:
                 except (RuntimeError, CommandFailed) as e:
                     log(f"docker section failed: {e}")
                     self.r["sections"]["docker"] = {"error": str(e)[-2000:]}
-            if "big" in a.sections and not a.skip_big:
+            if "big" in a.sections and not a.skip_big and a.profile != "wan":
                 self.big_layer()
             if "large" in a.sections:
                 self.large_store()
+            if "zstd" in a.sections:
+                self.zstd()
+            if "wan" in a.sections:
+                self.wan()
         finally:
             self.note_load("end")
             self.r["seconds"] = round(time.monotonic() - T0, 1)
@@ -731,9 +948,21 @@ def main():
     ap.add_argument("--skip-docker", action="store_true")
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--only-berth", action="store_true", help="embedded section: berth only (for profiling loops)")
-    ap.add_argument("--sections", default="limit,embedded,docker,big,large")
+    ap.add_argument("--sections", default="limit,embedded,docker,big,large,zstd,wan")
+    ap.add_argument("--profile", choices=("loopback", "wan", "both"), default="both",
+                    help="loopback: the sections on the registry directly (and the zstd set); wan: the cold and no-op "
+                         "cases through bench/shape_proxy.py (and the big layer); both (default)")
+    ap.add_argument("--wan-rtt-ms", type=float, default=40.0)
+    ap.add_argument("--wan-conn-mbit", type=float, default=200.0)
+    ap.add_argument("--wan-total-mbit", type=float, default=500.0)
+    ap.add_argument("--wan-reps", type=int, help="repetitions through the shaper (default: --reps)")
+    ap.add_argument("--wan-big-reps", type=int, default=1)
     a = ap.parse_args()
     a.sections = set(a.sections.split(","))
+    if a.profile == "loopback":
+        a.sections.discard("wan")
+    elif a.profile == "wan":
+        a.sections &= {"wan", "big"}
     if a.scale is None:
         a.scale = 0.05 if a.quick else 1.0
     if a.reps is None:
@@ -742,6 +971,8 @@ def main():
         a.docker_reps = a.reps
     if a.big_reps is None:
         a.big_reps = a.reps
+    if a.wan_reps is None:
+        a.wan_reps = a.reps
     os.makedirs(a.work, exist_ok=True)
     sys.path.insert(0, HERE)
 

@@ -118,6 +118,54 @@ def render(r):
                  "requests counted from the registry's access log")
     parts += p
     y += h + 10
+    w = s.get("wan")
+    if w:
+        pr = w["profile"]
+        wsub = (f"through bench/shape_proxy.py: RTT {pr['rtt_ms']:g} ms, {pr['conn_mbit']:g} Mbit/s per connection, "
+                f"{pr['total_mbit']:g} Mbit/s total; limit = distinct bytes / total bandwidth + {w['limit']['levels']} RTT")
+        wan_rows = [
+            row("berth apply (ranged fetch)", "berth", w["cold"].get("berth")),
+            row("berth apply, one stream per blob", "berth", w["cold"].get("berth_single_stream")),
+            row("berth apply --parallel 8", "berth", w["cold"].get("berth_parallel8")),
+            row("skopeo copy loop → one OCI layout", "other", w["cold"].get("skopeo_copy")),
+            ("network limit", "limit", w["limit"]["seconds"], None, None, ""),
+        ]
+        p, h = panel("WAN: cold converge (lower is better)", wan_rows, y, wsub)
+        parts += p
+        y += h + 10
+        wan_noop = [
+            row("berth apply", "berth", w["noop"].get("berth"), reqs(w["noop"].get("berth"))),
+            row("skopeo copy loop", "other", w["noop"].get("skopeo_copy"), reqs(w["noop"].get("skopeo_copy"))),
+            ("network limit (connect + one HEAD)", "limit", w["limit"]["noop_seconds"], None, None, ""),
+        ]
+        p, h = panel("WAN: no-op re-converge (lower is better)", wan_noop, y)
+        parts += p
+        y += h + 10
+        bl = w.get("big_layer")
+        if bl:
+            big_rows = [
+                row("berth apply (ranged fetch)", "berth", bl.get("berth")),
+                row("berth apply, one stream", "berth", bl.get("berth_single_stream")),
+                row("skopeo copy", "other", bl.get("skopeo_copy")),
+                ("network limit", "limit", bl["limit_seconds"], None, None, ""),
+            ]
+            p, h = panel(f"WAN: one {bl['layer_bytes'] / 1e6:.0f} MB layer (lower is better)", big_rows, y,
+                         f"one connection alone needs {fmt_s(bl['one_connection_seconds'])}")
+            parts += p
+            y += h + 10
+    z = s.get("zstd")
+    if z:
+        zrows = [
+            row("berth apply, cold", "berth", z["cold"].get("berth")),
+            row("skopeo copy loop, cold", "other", z["cold"].get("skopeo_copy")),
+            row("berth apply, no-op", "berth", z["noop"].get("berth"), reqs(z["noop"].get("berth"))),
+            row("skopeo copy loop, no-op", "other", z["noop"].get("skopeo_copy"), reqs(z["noop"].get("skopeo_copy"))),
+        ]
+        p, h = panel("zstd variant of the set, loopback (lower is better)", zrows, y,
+                     f"{z['set']['tags']} tags, {z['set']['distinct_bytes'] / 1e6:.0f} MB of distinct blobs, layers "
+                     f"{', '.join(t.rsplit('.', 1)[-1] for t in z['set']['layer_media_types'])}")
+        parts += p
+        y += h + 10
     facts = []
     bl = s.get("big_layer")
     if bl:
@@ -202,6 +250,30 @@ def markdown(r):
     for t in r.get("targets", []):
         out.append(f"| {t['target']} | {t['goal']} | {t['measured']}{(' (' + t['note'] + ')') if t.get('note') else ''} | "
                    f"{'met' if t['met'] else '**missed**'} |")
+    wn, z = s.get("wan"), s.get("zstd")
+    if wn:
+        pr = wn["profile"]
+        out += ["", f"WAN profile (through `bench/shape_proxy.py`: RTT {pr['rtt_ms']:g} ms, {pr['conn_mbit']:g} Mbit/s per "
+                f"connection, {pr['total_mbit']:g} Mbit/s total; shaper CPU {pr.get('shaper_cpu') or 0:.1f} s over the section):", "",
+                "| | cold converge | no-op re-converge | no-op requests |", "|---|---|---|---|"]
+        for label, key in (("berth apply (ranged fetch)", "berth"), ("berth apply, one stream per blob", "berth_single_stream"),
+                           ("berth apply --parallel 8", "berth_parallel8"), ("skopeo copy loop → OCI layout", "skopeo_copy")):
+            if key in wn["cold"]:
+                out.append(f"| {label} | {f(wn['cold'][key])} | {f(wn['noop'].get(key))} | {q(wn['noop'].get(key))} |")
+        out.append(f"| network limit | {fmt_s(wn['limit']['seconds'])} | {fmt_s(wn['limit']['noop_seconds'])} | |")
+        bl = wn.get("big_layer")
+        if bl:
+            out += ["", f"One {bl['layer_bytes'] / 1e6:.0f} MB layer through the shaper: berth {f(bl.get('berth'))} "
+                    f"(one stream: {f(bl.get('berth_single_stream'))}), skopeo copy {f(bl.get('skopeo_copy'))}; "
+                    f"network limit {fmt_s(bl['limit_seconds'])}, one connection alone {fmt_s(bl['one_connection_seconds'])}; "
+                    f"peak RSS {bl['berth']['rss_mb']['max']:.1f} MiB."]
+    if z:
+        out += ["", f"zstd variant ({z['set']['tags']} tags, {z['set']['distinct_bytes'] / 1e6:.0f} MB distinct, converted by "
+                "`skopeo copy --dest-compress-format zstd`), loopback:", "",
+                "| | cold converge | no-op re-converge | no-op requests |", "|---|---|---|---|"]
+        for label, key in (("berth apply", "berth"), ("skopeo copy loop", "skopeo_copy")):
+            if key in z["cold"]:
+                out.append(f"| {label} | {f(z['cold'][key])} | {f(z['noop'].get(key))} | {q(z['noop'].get(key))} |")
     bl, ls = s.get("big_layer"), s.get("large_store")
     out.append("")
     if bl:

@@ -82,6 +82,7 @@ public final class RegistryClient: Sendable {
         var retry: RetryPolicy
         var logger = Logger(label: "berth.registry")
         var timeouts = Timeouts()
+        var rangedFetch = RangedFetchSettings.fromEnvironment()
     }
     private let options: Mutex<Options>
 
@@ -111,6 +112,13 @@ public final class RegistryClient: Sendable {
     public var timeouts: Timeouts {
         get { options.withLock { $0.timeouts } }
         set { options.withLock { $0.timeouts = newValue } }
+    }
+
+    /// When a large blob is fetched over several connections (`Range` requests); see
+    /// `RangedFetchSettings`. Defaults: 4 connections for blobs of 32 MiB or more.
+    public var rangedFetch: RangedFetchSettings {
+        get { options.withLock { $0.rangedFetch } }
+        set { options.withLock { $0.rangedFetch = newValue } }
     }
 
     public init(http: HTTPClient = .shared,
@@ -186,24 +194,39 @@ public final class RegistryClient: Sendable {
     /// Streams the blob `descriptor` of `repository` into `sink`, verifying size and digest as it
     /// arrives. Refuses absurd sizes before downloading. Follows redirects (to object storage)
     /// without credentials when the host changes. `progress` gets the bytes received so far.
+    /// A blob of `rangedFetch.threshold` bytes or more comes over several connections in
+    /// ranges, still delivered to `sink` in order (see `fetchInRanges`).
     public func fetchBlob(_ repository: Reference, descriptor: Descriptor, into sink: BlobSink,
                           progress: ((Int64) -> Void)? = nil) throws {
         let what = "blob \(descriptor.digest) of \(repository.familiarName)"
         guard descriptor.size >= 0, descriptor.size <= RegistryClient.maxBlobSize else {
             throw RegistryError.tooLarge(what: what, size: descriptor.size, limit: RegistryClient.maxBlobSize)
         }
+        let ranged = rangedFetch
         try withRetry(what: what, host: repository.domain) { attempt in
             try sink.reset()
             var digester = StreamDigester(descriptor.digest.algorithm)
             var received: Int64 = 0
             let expected = descriptor.size
-            let stream = StreamTarget { chunk in
+            let deliver: (UnsafeRawBufferPointer) throws -> Void = { chunk in
                 received += Int64(chunk.count)
                 if received > expected { throw RegistryError.sizeMismatch(digest: descriptor.digest, expected: expected, actual: received) }
                 digester.update(chunk)
                 try sink.write(chunk)
                 progress?(received)
             }
+            func verify() throws {
+                if received != expected { throw RegistryError.sizeMismatch(digest: descriptor.digest, expected: expected, actual: received) }
+                let actual = digester.finalize()
+                if actual != descriptor.digest { throw RegistryError.digestMismatch(expected: descriptor.digest, actual: actual, what: what) }
+            }
+            if ranged.applies(to: expected), ranged.acquireSlot() {
+                defer { ranged.releaseSlot() }
+                try self.fetchInRanges(repository, descriptor: descriptor, what: what, settings: ranged, deliver: deliver)
+                try verify()
+                return
+            }
+            let stream = StreamTarget(deliver)
             let r = try self.exchangeOnce(repository, what: what, scope: "pull", stream: stream) { base in
                 HTTPRequest(method: "GET", url: "\(base)/v2/\(repository.path)/blobs/\(descriptor.digest)")
             }
@@ -212,9 +235,7 @@ public final class RegistryClient: Sendable {
             case 404: throw RegistryError.notFound(what: what)
             default: throw RegistryError.http(status: r.status, url: "\(repository.name)/blobs/\(descriptor.digest)", body: r.bodyText, retryAfter: r.retryAfter)
             }
-            if received != expected { throw RegistryError.sizeMismatch(digest: descriptor.digest, expected: expected, actual: received) }
-            let actual = digester.finalize()
-            if actual != descriptor.digest { throw RegistryError.digestMismatch(expected: descriptor.digest, actual: actual, what: what) }
+            try verify()
         }
     }
 
@@ -264,10 +285,17 @@ public final class RegistryClient: Sendable {
         var retryAfter: Double? { RetryPolicy.parseRetryAfter(headers["Retry-After"]) }
     }
 
-    /// Receives a successful response's body; error bodies are buffered instead.
+    /// Receives a successful response's body (200, or 206 to a `Range` request); error bodies
+    /// are buffered instead. `begin` sees that response's status, headers and the request that
+    /// got it (after redirects) before its first byte.
     final class StreamTarget {
         let write: (UnsafeRawBufferPointer) throws -> Void
-        init(_ write: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.write = write }
+        let begin: ((Int, HTTPHeaders, HTTPRequest) throws -> Void)?
+        init(_ write: @escaping (UnsafeRawBufferPointer) throws -> Void,
+             begin: ((Int, HTTPHeaders, HTTPRequest) throws -> Void)? = nil) {
+            self.write = write
+            self.begin = begin
+        }
     }
 
     /// `exchangeOnce` with retries of transient failures; `check` runs on each answer inside
@@ -380,8 +408,12 @@ public final class RegistryClient: Sendable {
         for _ in 0..<6 {
             var errorBody = Data()
             var status = 0
-            let head = try http.stream(request, onResponse: { s, _ in status = s }, onData: { chunk in
-                if status == 200, let stream { try stream.write(chunk); return }
+            let current = request
+            let head = try http.stream(request, onResponse: { s, h in
+                status = s
+                if s == 200 || s == 206, let stream { try stream.begin?(s, h, current) }
+            }, onData: { chunk in
+                if status == 200 || status == 206, let stream { try stream.write(chunk); return }
                 if errorBody.count + chunk.count > maxBody {
                     throw TransportError.bodyTooLarge(limit: maxBody, url: request.url)
                 }

@@ -46,6 +46,9 @@ public final class FaultProxy: Sendable {
         case redirectToOtherHost
         /// Forward without the request's `Authorization` header (a token the registry no longer takes).
         case dropAuthorization
+        /// Forward without the request's `Range` header: the answer is the whole body with 200,
+        /// as from a server that does not serve ranges.
+        case ignoreRange
         /// Answer this response without asking upstream. `Content-Length` is computed.
         case respond(status: Int, headers: [HeaderField], body: Data)
         /// Forward, then replace the body with `transform(body)`; `Content-Length` and
@@ -72,6 +75,7 @@ public final class FaultProxy: Sendable {
             case .throttle(let s, let r): return "HTTP \(s) Retry-After \(r)"
             case .redirectToOtherHost: return "redirect to another host"
             case .dropAuthorization: return "drop Authorization"
+            case .ignoreRange: return "ignore Range"
             case .respond(let s, _, let b): return "respond \(s) with \(b.count) bytes"
             case .rewrite: return "rewrite body"
             }
@@ -179,6 +183,15 @@ public final class FaultProxy: Sendable {
     /// Requests whose method matches (nil: any) and whose target contains `pathContains`.
     public func requests(_ method: String? = "GET", pathContains: String) -> [Request] {
         requests.filter { (method == nil || $0.method == method) && $0.path.contains(pathContains) }
+    }
+
+    /// The byte positions of `bytes=FIRST-LAST` or `bytes=FIRST-` within `size`; nil when not one satisfiable range.
+    static func singleRange(_ header: String, size: Int) -> ClosedRange<Int>? {
+        guard header.hasPrefix("bytes="), !header.contains(",") else { return nil }
+        let parts = header.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, let first = Int(parts[0]), first < size else { return nil }
+        let last = parts[1].isEmpty ? size - 1 : min(size - 1, Int(parts[1]) ?? -1)
+        return last >= first ? first...last : nil
     }
 
     /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
@@ -395,6 +408,10 @@ public final class FaultProxy: Sendable {
                 forwarded = ParsedRequest(method: request.method, target: request.target,
                                           headers: request.headers.filter { $0.name.lowercased() != "authorization" }, body: request.body)
             }
+            if case .ignoreRange? = fault {
+                forwarded = ParsedRequest(method: request.method, target: request.target,
+                                          headers: request.headers.filter { $0.name.lowercased() != "range" }, body: request.body)
+            }
             guard var response = forward(forwarded) else {
                 return answer(Response(status: 502, headers: [], body: Data("the upstream registry did not answer\n".utf8)))
             }
@@ -450,7 +467,14 @@ public final class FaultProxy: Sendable {
                let d = try? Digest(parsing: String(path.dropFirst("/objects/".count))) {
                 let file = storageRoot.appendingPathComponent("docker/registry/v2/blobs/\(d.algorithm.rawValue)/\(d.hex.prefix(2))/\(d.hex)/data")
                 if let data = FileManager.default.contents(atPath: file.path) {
-                    response = Response(status: 200, headers: [HeaderField("Content-Type", "application/octet-stream")], body: data)
+                    response = Response(status: 200, headers: [HeaderField("Content-Type", "application/octet-stream"),
+                                                               HeaderField("Accept-Ranges", "bytes")], body: data)
+                    // Object storage serves `Range: bytes=FIRST-LAST` (one range) with 206.
+                    if let range = request.headers.first(where: { $0.name.lowercased() == "range" })?.value,
+                       let r = FaultProxy.singleRange(range, size: data.count) {
+                        response = Response(status: 206, headers: response.headers + [HeaderField("Content-Range", "bytes \(r.lowerBound)-\(r.upperBound)/\(data.count)")],
+                                            body: data.subdata(in: r.lowerBound..<(r.upperBound + 1)))
+                    }
                 }
             }
             let r = Request(method: request.method, path: request.target, headers: request.headers, receivedAt: Date(),
@@ -593,6 +617,7 @@ private final class ProxyState: Sendable {
 private func reasonPhrase(_ status: Int) -> String {
     switch status {
     case 200: return "OK"
+    case 206: return "Partial Content"
     case 307: return "Temporary Redirect"
     case 401: return "Unauthorized"
     case 404: return "Not Found"

@@ -23,7 +23,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ import time
 import urllib.request
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import free_port  # noqa: E402  (one helper for the bench scripts)
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 T0 = time.monotonic()
@@ -44,14 +45,6 @@ RUNNING = []
 
 def log(msg):
     print(f"[fleet {time.monotonic() - T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def stop(p):

@@ -95,6 +95,9 @@ public final class RegistryClient: Sendable {
         var rateLimits: [String: RateLimit] = [:]
     }
     private let state = Mutex(HostState())
+    /// Small content already fetched and verified in this client's life (manifests, configs),
+    /// by digest: a pull that follows its plan's resolution asks for none of it again.
+    private let recent = Mutex(RecentContent())
     /// Held while one host's scheme is probed, so concurrent first requests probe once.
     private let discovery = Mutex(())
 
@@ -163,6 +166,10 @@ public final class RegistryClient: Sendable {
     /// against the requested digest, or against `Docker-Content-Digest` when fetched by tag.
     public func manifest(_ ref: Reference) throws -> FetchedManifest {
         let what = "manifest \(ref.familiarString)"
+        if let want = ref.digest, let data = recent.withLock({ $0.get(want) }),
+           let kind = try? ManifestKind.classify(data, declared: nil) {
+            return FetchedManifest(data: data, digest: want, kind: kind)
+        }
         var actual: Digest!
         // The digest is checked inside the retry loop: a body damaged in transit is fetched again, as blobs are.
         let r = try exchange(ref, what: what, scope: "pull", maxBody: RegistryClient.maxManifestSize, check: { r in
@@ -188,6 +195,7 @@ public final class RegistryClient: Sendable {
         do { kind = try ManifestKind.classify(r.body, declared: r.headers["Content-Type"]) } catch let e as ManifestError {
             throw RegistryError.manifest(e, reference: ref.familiarString)
         }
+        recent.withLock { $0.put(actual, r.body) }
         return FetchedManifest(data: r.body, digest: actual, kind: kind)
     }
 
@@ -202,23 +210,33 @@ public final class RegistryClient: Sendable {
         guard descriptor.size >= 0, descriptor.size <= RegistryClient.maxBlobSize else {
             throw RegistryError.tooLarge(what: what, size: descriptor.size, limit: RegistryClient.maxBlobSize)
         }
+        let small = descriptor.size <= RecentContent.maxItem
+        if small, let data = recent.withLock({ $0.get(descriptor.digest) }), data.count == descriptor.size {
+            try sink.reset()
+            try data.withUnsafeBytes { try sink.write($0) }
+            progress?(descriptor.size)
+            return
+        }
         let ranged = rangedFetch
         try withRetry(what: what, host: repository.domain) { attempt in
             try sink.reset()
             var digester = StreamDigester(descriptor.digest.algorithm)
             var received: Int64 = 0
+            var copy = Data()
             let expected = descriptor.size
             let deliver: (UnsafeRawBufferPointer) throws -> Void = { chunk in
                 received += Int64(chunk.count)
                 if received > expected { throw RegistryError.sizeMismatch(digest: descriptor.digest, expected: expected, actual: received) }
                 digester.update(chunk)
                 try sink.write(chunk)
+                if small { copy.append(chunk.bindMemory(to: UInt8.self)) }
                 progress?(received)
             }
             func verify() throws {
                 if received != expected { throw RegistryError.sizeMismatch(digest: descriptor.digest, expected: expected, actual: received) }
                 let actual = digester.finalize()
                 if actual != descriptor.digest { throw RegistryError.digestMismatch(expected: descriptor.digest, actual: actual, what: what) }
+                if small { self.recent.withLock { $0.put(actual, copy) } }
             }
             if ranged.applies(to: expected), ranged.acquireSlot() {
                 defer { ranged.releaseSlot() }
@@ -556,5 +574,23 @@ public final class RegistryClient: Sendable {
             throw RegistryError.badResponse("the token service of \(registry) answered without a token")
         }
         return (token, reply.expires_in ?? 60)
+    }
+}
+
+/// Verified content by digest, small items only, bounded in total (cleared when full: what a
+/// run fetches twice is fetched close together, resolution then pull).
+struct RecentContent {
+    static let maxItem: Int64 = 256 << 10
+    static let maxTotal = 16 << 20
+    private var items: [Digest: Data] = [:]
+    private var total = 0
+
+    func get(_ d: Digest) -> Data? { items[d] }
+
+    mutating func put(_ d: Digest, _ data: Data) {
+        guard Int64(data.count) <= RecentContent.maxItem, items[d] == nil else { return }
+        if total + data.count > RecentContent.maxTotal { items.removeAll(); total = 0 }
+        items[d] = data
+        total += data.count
     }
 }

@@ -11,6 +11,6 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then exec python3 bench/fleet.py --help; fi
 command -v docker-registry >/dev/null || scripts/install-deps.sh
 echo "fleet: building release binaries (.build-bench)" >&2
-swift build -c release --product berth --scratch-path .build-bench >&2
-swift build -c release --product berth-testbed --scratch-path .build-bench >&2
+swift build -c release --static-swift-stdlib --product berth --scratch-path .build-bench >&2
+swift build -c release --static-swift-stdlib --product berth-testbed --scratch-path .build-bench >&2
 exec python3 bench/fleet.py --bin-dir .build-bench/release "$@"

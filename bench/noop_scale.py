@@ -155,6 +155,7 @@ def main():
         out = {"tags": a.repos * a.tags, "repos": a.repos, "proxy": a.proxy, "cold": cold,
                "noop": {"wall": bench.stats(walls), "rss_kb": max(r["rss_kb"] for r in runs),
                         "cpu": bench.stats([r["cpu"] for r in runs]), "requests": runs[-1]["requests"],
+                        "registry_cpu": bench.stats([r["registry_cpu"] for r in runs]),
                         "connections": conns}}
         print(json.dumps(out, indent=2))
         if a.json:

@@ -32,8 +32,8 @@ fi
 
 echo "bench: building release binaries (.build-bench)" >&2
 build_start=$(date +%s)
-swift build -c release --product berth --scratch-path .build-bench >&2
-swift build -c release --product berth-testbed --scratch-path .build-bench >&2
+swift build -c release --static-swift-stdlib --product berth --scratch-path .build-bench >&2
+swift build -c release --static-swift-stdlib --product berth-testbed --scratch-path .build-bench >&2
 echo "bench: built in $(( $(date +%s) - build_start ))s; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 exec python3 bench/bench.py "$@"

@@ -134,6 +134,10 @@ public final class RegistryClient: Sendable {
         self.options = Mutex(Options(retry: retry))
     }
 
+    /// Content this client already fetched and verified by `digest` (small items only: manifests,
+    /// configs), or nil.
+    public func recentContent(_ digest: Digest) -> Data? { recent.withLock { $0.get(digest) } }
+
     /// The last rate limit a host reported (Docker Hub's `ratelimit-remaining`).
     public func rateLimit(for host: String) -> RateLimit? { state.withLock { $0.rateLimits[host] } }
 

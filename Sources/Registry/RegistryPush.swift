@@ -67,7 +67,8 @@ extension RegistryClient {
 
     /// Copies blob `descriptor` from `source` (a repository read with `sourceClient`) into
     /// `repository` here: nothing if present; a mount when `source` is on this same registry
-    /// host; else a streamed copy, the GET's bytes sent on in PATCHes of `chunkSize` as they
+    /// host; from memory when `sourceClient` already fetched and verified it (a config its
+    /// resolution read); else a streamed copy, the GET's bytes sent on in PATCHes of `chunkSize` as they
     /// arrive (memory bounded; no disk), committed by `PUT ?digest=` once their sha256 and size
     /// matched the descriptor. `progress` gets the bytes passed through so far.
     @discardableResult
@@ -85,6 +86,17 @@ extension RegistryClient {
             let (mounted, location) = try mountOrStart(repository, digest: digest, from: source, what: what)
             if mounted { return .mounted }
             opened = location
+        }
+        // What this run already fetched and verified from the source (a config its plan read)
+        // goes up from memory: the source serves each blob once.
+        if let data = sourceClient.recentContent(digest), Int64(data.count) == descriptor.size {
+            try withRetry(what: what, host: repository.domain) { _ in
+                let location = try opened ?? self.startUpload(repository, what: what)
+                opened = nil
+                try self.finishUpload(repository, location: location, digest: digest, last: data, what: what)
+            }
+            progress?(descriptor.size)
+            return .uploaded(bytes: descriptor.size)
         }
         try withRetry(what: what, host: repository.domain) { _ in
             let first = try opened ?? self.startUpload(repository, what: what)

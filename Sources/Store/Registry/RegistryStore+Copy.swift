@@ -134,14 +134,6 @@ extension RegistryStore {
                     self.setBlobHome(d.digest, target)
                     return
                 }
-                // What the plan's resolution already fetched (a config) is pushed from memory,
-                // so the source serves each blob once.
-                if let data = registry.recentContent(d.digest), Int64(data.count) == d.size {
-                    try self.client.pushBlob(target, data: data, digest: d.digest)
-                    streamed.withLock { $0 = d.size }
-                    self.setBlobHome(d.digest, target)
-                    return
-                }
                 let outcome = try self.client.copyBlob(d, from: source, sourceClient: registry, to: target, chunkSize: self.chunkSize) { received in
                     events(.layerProgress(d.digest, received: received, total: d.size))
                 }

@@ -181,3 +181,60 @@ extension Array where Element == Fleet.HostRun {
     }
     func allExit(_ status: Int32) -> Bool { count > 0 && allSatisfy { $0.status == status } }
 }
+
+extension RegistryServer {
+    /// The (repository, blob) pairs of `blobs` this pull-through cache has not committed to its
+    /// storage: distribution serves a blob from storage only once it is linked into the repository
+    /// (`repositories/REPO/_layers/sha256/HEX/link`).
+    func uncached(_ blobs: [String: Set<Digest>]) -> [(repository: String, blob: Digest)] {
+        let repositories = rootDirectory.appendingPathComponent("docker/registry/v2/repositories")
+        return blobs.sorted { $0.key < $1.key }.flatMap { repository, digests in
+            digests.sorted { $0.description < $1.description }.compactMap { digest in
+                let link = repositories.appendingPathComponent("\(repository)/_layers/\(digest.algorithm.rawValue)/\(digest.hex)/link")
+                return FileManager.default.fileExists(atPath: link.path) ? nil : (repository, digest)
+            }
+        }
+    }
+
+    /// The (repository, blob) pairs this registry answered a blob GET for since access-log entry `mark`.
+    func blobsServed(from mark: Int) -> [String: Set<Digest>] {
+        accessLogEntries(from: mark).reduce(into: [:]) { out, entry in
+            guard entry.kind == .blobGet, entry.status == 200, let repository = entry.repository,
+                  let digest = try? Digest(parsing: entry.object) else { return }
+            out[repository, default: []].insert(digest)
+        }
+    }
+
+    /// Waits (up to `timeout`) until this cache holds every pair of `blobs`; returns those it still lacks.
+    /// distribution 2.8 fills its storage from a second upstream GET in a goroutine started by the
+    /// first request, so the storage lags the answers; and that goroutine can fail (its context ends
+    /// with the request), leaving a blob the cache will fetch from upstream again next time.
+    func settle(_ blobs: [String: Set<Digest>], timeout: TimeInterval = 15) -> [(repository: String, blob: Digest)] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var missing = uncached(blobs)
+        while !missing.isEmpty, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+            missing = uncached(blobs)
+        }
+        return missing
+    }
+
+    /// Makes this cache hold every pair of `blobs`: waits for its background fills, then asks it
+    /// (one GET each, not as berth) for each pair it lacks and waits again. A pair lacking is either
+    /// one the cache `served` but did not store (its fill failed) or one no client asked for under
+    /// that repository (a host pulls a blob two repositories share once, under either), which a
+    /// later host may ask for there; both are the cache's misses, not its clients'.
+    func warm(_ blobs: [String: Set<Digest>], served: [String: Set<Digest>]) throws -> (dropped: Int, unasked: Int) {
+        let lacking = settle(blobs)
+        for (repository, blob) in lacking {
+            let answer = try request("/v2/\(repository)/blobs/\(blob)")
+            guard answer.status == 200 else { throw TestBedError("the cache answered \(answer.status) for \(repository)@\(blob)") }
+        }
+        let still = settle(blobs)
+        guard still.isEmpty else {
+            throw TestBedError("the cache did not store \(still.map { "\($0.repository)@\($0.blob)" }) within 15 s:\n\(logText.suffix(2000))")
+        }
+        let dropped = lacking.filter { served[$0.repository]?.contains($0.blob) == true }.count
+        return (dropped, lacking.count - dropped)
+    }
+}

@@ -22,11 +22,14 @@ struct FleetTests {
         try set.manifest(upstream: upstream.host, mirrors: [cache.host]).write(toFile: fleet.manifestPath, atomically: true, encoding: .utf8)
 
         // Round 1: every host pulls everything, cold cache.
-        let upMark = upstream.accessLog.count
+        let upMark = upstream.accessLog.count, cacheMark = cache.accessLog.count
         let apply = fleet.run { ["apply", "-f", fleet.manifestPath, "--store", fleet.store($0), "--yes"] }
         #expect(apply.runs.allExit(0), "\(apply.runs.notExiting(0))")
-        Thread.sleep(forTimeInterval: 0.5)  // the cache fills its storage in the background
+        let served = cache.blobsServed(from: cacheMark)
+        _ = cache.settle(served)  // the cache fills its storage in the background
         let round1 = upstream.requestCounts(from: upMark)
+        // Round 3 measures the hosts against a warm cache: warm what the cache lacks (see `warm`).
+        let warmed = try cache.warm(set.blobsByRepository, served: served)
         let direct = upstream.requestCounts(from: upMark, userAgentPrefix: "berth/")
         #expect(direct.byKind.isEmpty, "no host went around the cache: \(direct)")
 
@@ -70,7 +73,7 @@ struct FleetTests {
             fleet of \(Self.hosts) through a pull-through cache (\(set.tagCount) tags, \(set.distinctBlobs.count) distinct blobs, \
             \(set.repositoryBlobCount) repository-blob pairs):
               round 1 (apply, cold cache): \(String(format: "%.1f", apply.seconds)) s for the fleet, median host \(String(format: "%.1f", one)) s
-                upstream: \(round1)
+                upstream: \(round1); cache warmed for round 3: \(warmed.dropped) it served and did not store, \(warmed.unasked) never asked for under that repository
               round 2 (plan, no-op, unlocked): upstream \(round2); cache \(round2Cache)
               round 3 (\(Self.hosts) new hosts, warm cache): \(String(format: "%.1f", join.seconds)) s; upstream \(round3)
             """)
@@ -104,10 +107,13 @@ struct LockedFleetTests {
         }
 
         // Round 1: cold cache, every host pulls by digest.
-        let mark1 = upstream.accessLog.count
+        let mark1 = upstream.accessLog.count, cacheMark1 = cache.accessLog.count
         let first = apply(fleet)
         #expect(first.runs.allExit(0), "\(first.runs.notExiting(0))")
+        let served = cache.blobsServed(from: cacheMark1)
+        _ = cache.settle(served)
         let round1 = upstream.requestCounts(from: mark1)
+        let warmed = try cache.warm(set.blobsByRepository, served: served)  // the cache's own misses (see `warm`)
         #expect(round1[.tagManifestHead] == 0 && round1[.tagManifestGet] == 0, "a locked fleet names no tag upstream: \(round1)")
         let fetched = Set(upstream.accessLogEntries(from: mark1).filter { $0.kind == .blobGet }.map(\.object))
         #expect(Set(set.distinctBlobs.map(\.description)).isSubset(of: fetched), "every blob reached the upstream: \(round1)")
@@ -137,7 +143,7 @@ struct LockedFleetTests {
         }
         print("""
             locked fleet of \(Self.hosts) (\(set.tagCount) tags, \(set.distinctBlobs.count) distinct blobs):
-              round 1 (cold cache): \(String(format: "%.1f", first.seconds)) s; upstream \(round1)
+              round 1 (cold cache): \(String(format: "%.1f", first.seconds)) s; upstream \(round1); cache warmed: \(warmed.dropped) dropped, \(warmed.unasked) unasked
               round 2 (no-op): \(String(format: "%.1f", second.seconds)) s; upstream \(round2.description.isEmpty ? "nothing" : round2.description); cache \(round2Cache.description.isEmpty ? "nothing" : round2Cache.description)
               round 3 (joiners, warm cache): \(String(format: "%.1f", join.seconds)) s; upstream \(round3.description.isEmpty ? "nothing" : round3.description)
             """)

@@ -146,7 +146,7 @@ public final class LayoutStore: Sendable {
         let url = root.appendingPathComponent("index.json")
         guard let data = FileManager.default.contents(atPath: url.path) else { throw StoreError.io(path: url.path, errno: ENOENT) }
         do {
-            return LayoutIndex(manifests: try JSONDecoder().decode(ImageIndex.self, from: data).manifests)
+            return LayoutIndex(manifests: try ImageIndex.decode(data).manifests)
         } catch {
             throw StoreError.corrupt(path: url.path, reason: "\(error)")
         }
@@ -155,7 +155,7 @@ public final class LayoutStore: Sendable {
     public func readState() throws -> StoreState {
         let url = berthDir.appendingPathComponent("state.json")
         guard let data = FileManager.default.contents(atPath: url.path) else { return StoreState() }
-        do { return try LayoutStore.decoder.decode(StoreState.self, from: data) } catch {
+        do { return try StoreState.decode(data) } catch {
             throw StoreError.corrupt(path: url.path, reason: "\(error)")
         }
     }

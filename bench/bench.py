@@ -754,32 +754,43 @@ class Bench:
     # -- Offline plan on a large store ------------------------------------------------------------
 
     def large_store(self):
-        base = os.path.join(self.work, "large-store-v2")
-        store, mdir = os.path.join(base, "store"), os.path.join(base, "manifests")
-        info_path = os.path.join(base, "info.json")
-        if not os.path.exists(info_path):
-            rmtree(base)
-            log("synthesizing the large store (5,000 images, 20,000 tags)")
-            r = subprocess.run([sys.executable, os.path.join(HERE, "make_large_store.py"), store, mdir],
-                               capture_output=True, text=True, check=True)
-            with open(info_path, "w") as f:
-                f.write(r.stdout)
-        info = json.load(open(info_path))
-        res = {"store": info}
-        for name in ("big", "big-untag"):
-            runs = []
-            for i in range(self.a.plan_reps):
-                runs.append(measure([self.berth, "plan", "--offline", "-f", os.path.join(mdir, name + ".yaml"), "--store", store],
-                                    out=self.out(f"plan-{name}-{i}")))
-            res["plan_" + name.replace("-", "_")] = summarize(runs)
-            log(f"offline plan ({name}): median {statistics.median(x['wall'] for x in runs):.3f}s, "
-                f"peak RSS {max(x['rss_kb'] for x in runs) / 1024:.0f} MiB")
-        tail = open(self.out(f"plan-big-0")).read().strip().splitlines()[-1:]
-        res["plan_summary_line"] = tail[0] if tail else ""
-        v = measure([self.berth, "store", "verify", "--store", store], out=self.out("large-verify"), check=False)
-        res["verify"] = {"rc": v["rc"], "wall": v["wall"], "rss_mb": v["rss_kb"] / 1024,
-                         "output_tail": open(self.out("large-verify")).read().strip().splitlines()[-3:]}
-        log(f"store verify on the large store: exit {v['rc']} in {v['wall']:.1f}s")
+        """The offline plan on a synthetic store at 1× (5,000 images / 20,000 tags / 1,000 entries)
+        and at 10× (50,000 / 200,000 / 10,000, `--large-scales`)."""
+        res = {}
+        for scale in self.a.large_scales:
+            key = "" if scale == 1 else f"_x{scale}"
+            base = os.path.join(self.work, "large-store-v2" + key)
+            store, mdir = os.path.join(base, "store"), os.path.join(base, "manifests")
+            info_path = os.path.join(base, "info.json")
+            if not os.path.exists(info_path):
+                rmtree(base)
+                log(f"synthesizing the large store ({5000 * scale:,} images, {20000 * scale:,} tags)")
+                r = subprocess.run([sys.executable, os.path.join(HERE, "make_large_store.py"), store, mdir,
+                                    "--images", str(5000 * scale), "--tags", str(20000 * scale),
+                                    "--entries", str(1000 * scale), "--ledger", str(5000 * scale)],
+                                   capture_output=True, text=True, check=True)
+                with open(info_path, "w") as f:
+                    f.write(r.stdout)
+            info = json.load(open(info_path))
+            part = {"store": info}
+            for name in ("big", "big-untag"):
+                runs = []
+                for i in range(self.a.plan_reps):
+                    runs.append(measure([self.berth, "plan", "--offline", "-f", os.path.join(mdir, name + ".yaml"), "--store", store],
+                                        out=self.out(f"plan-{name}{key}-{i}")))
+                part["plan_" + name.replace("-", "_")] = summarize(runs)
+                log(f"offline plan ({name}, {scale}×): median {statistics.median(x['wall'] for x in runs):.3f}s, "
+                    f"peak RSS {max(x['rss_kb'] for x in runs) / 1024:.0f} MiB")
+            tail = open(self.out(f"plan-big{key}-0")).read().strip().splitlines()[-1:]
+            part["plan_summary_line"] = tail[0] if tail else ""
+            if scale == 1:
+                v = measure([self.berth, "store", "verify", "--store", store], out=self.out("large-verify"), check=False)
+                part["verify"] = {"rc": v["rc"], "wall": v["wall"], "rss_mb": v["rss_kb"] / 1024,
+                                  "output_tail": open(self.out("large-verify")).read().strip().splitlines()[-3:]}
+                log(f"store verify on the large store: exit {v['rc']} in {v['wall']:.1f}s")
+                res.update(part)
+            else:
+                res[f"x{scale}"] = part
         self.r["sections"]["large_store"] = res
 
     # -- results ----------------------------------------------------------------------------------
@@ -826,12 +837,17 @@ class Bench:
             ratio = med(b["berth"]) / b["limit_seconds"]
             add("WAN one big layer vs the network limit", "<= 1.2x", round(ratio, 2), ratio <= 1.2,
                 f"{med(b['berth']):.1f} s; one stream {med(b['berth_single_stream']):.1f} s; limit {b['limit_seconds']:.1f} s")
-        if "large_store" in s:
+        if "plan_big" in s.get("large_store", {}):
             p = s["large_store"]["plan_big"]
             add("offline plan, 5,000 images / 20,000 tags / 1,000 entries", "< 0.5 s", round(med(p), 3), med(p) < 0.5)
             add("offline plan memory", "< 100 MB", round(p["rss_mb"]["max"], 1), p["rss_mb"]["max"] < 100)
             add("store verify accepts the synthetic store", "exit 0", s["large_store"]["verify"]["rc"],
                 s["large_store"]["verify"]["rc"] == 0)
+        if "large_store" in s:
+            if "x10" in s["large_store"]:
+                p10 = s["large_store"]["x10"]["plan_big"]
+                add("offline plan, 50,000 images / 200,000 tags / 10,000 entries", "< 2.5 s", round(med(p10), 3), med(p10) < 2.5)
+                add("offline plan memory at 10×", "< 400 MB", round(p10["rss_mb"]["max"], 1), p10["rss_mb"]["max"] < 400)
         self.r["targets"] = t
 
     def machine(self):
@@ -938,6 +954,8 @@ def main():
     ap.add_argument("--docker-reps", type=int)
     ap.add_argument("--big-reps", type=int)
     ap.add_argument("--plan-reps", type=int, default=5)
+    ap.add_argument("--large-scales", type=lambda t: [int(x) for x in t.split(",")], default=[1, 10],
+                    help="scales of the synthetic large store for the offline plan (1 = 5,000 images)")
     ap.add_argument("--fetch-parallel", type=int, default=8)
     ap.add_argument("--work", default=os.environ.get("BENCH_WORK", "/var/tmp/berth-bench"))
     ap.add_argument("--bin-dir", default=os.path.join(REPO, ".build-bench/release"),

@@ -48,8 +48,19 @@ public struct Resolver: Sendable {
     public var warnings: [String] { mirrorHealth.warnings }
 
     public func resolve(_ desired: [DesiredTag], observed: Observed, offline: Bool) -> [Reference: Resolution] {
-        let out = Mutex<[Reference: Resolution]>([:])
-        _ = parallelForEach(desired, width: concurrency) { want in
+        // What needs no registry is answered here, on this thread; only the rest fan out.
+        var answered: [Reference: Resolution] = [:]
+        var ask: [DesiredTag] = []
+        for want in desired {
+            if let answer = Resolver.answerWithoutAsking(want, current: observed.current(for: want), offline: offline) {
+                answered[want.reference] = answer
+            } else {
+                ask.append(want)
+            }
+        }
+        if ask.isEmpty { return answered }
+        let out = Mutex<[Reference: Resolution]>(answered)
+        _ = parallelForEach(ask, width: concurrency) { want in
             let r = self.resolveOne(want, observed: observed, offline: offline)
             out.withLock { $0[want.reference] = r }
         }

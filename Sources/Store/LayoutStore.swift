@@ -56,6 +56,8 @@ public struct StoredImage: Sendable {
 public final class LayoutStore: Sendable {
     public let root: URL
     let blobsDir: URL
+    /// `blobsDir.path`, kept: paths of blobs are built from it by the hundred thousand.
+    let blobsPath: String
     let berthDir: URL
     let ingestDir: URL
     /// Guards index/state read-modify-write within this process.
@@ -74,6 +76,7 @@ public final class LayoutStore: Sendable {
     public init(path: String, create: Bool = true) throws {
         root = URL(fileURLWithPath: path).standardizedFileURL
         blobsDir = root.appendingPathComponent("blobs")
+        blobsPath = blobsDir.path
         berthDir = root.appendingPathComponent("berth")
         ingestDir = berthDir.appendingPathComponent("ingest")
         let fm = FileManager.default
@@ -199,7 +202,9 @@ public final class LayoutStore: Sendable {
     /// also look up the owner's user and group names, reading /etc/passwd and /etc/group.)
     public func blobSize(_ d: Digest) -> Int64? {
         var st = stat()
-        return stat(blobURL(d).path, &st) == 0 ? Int64(st.st_size) : nil
+        // A path string, not `blobURL(d).path`: a plan stats every blob of a store, and URL
+        // appending costs more than the stat.
+        return stat(blobsPath + "/" + d.algorithm.rawValue + "/" + d.hex, &st) == 0 ? Int64(st.st_size) : nil
     }
 
     /// Reads a blob whole (manifests, configs), refusing files over `limit`.

@@ -216,3 +216,43 @@ struct ManifestKindTests {
         #expect(try ManifestKind.classify(idx, declared: nil) == .index(MediaType.ociIndex))
     }
 }
+
+/// `parseCommonForm` (the fast path) agrees with the general parser wherever it answers, and
+/// answers for the form berth writes.
+struct ReferenceFastPathTests {
+    @Test func theFastPathAnswersForWhatBerthWrites() {
+        for text in ["registry.example.com/team-01/app-0001:1.2.0", "localhost:5000/a/b:latest", "127.0.0.1:35923/docker-v2",
+                     "ghcr.io/o_w__n-e.r/x--y:V1.0_rc-1", "a.b/c"] {
+            let fast = Reference.parseCommonForm(text)
+            #expect(fast != nil, "\(text)")
+            #expect(fast == (try? Reference(parsingGenerally: text)), "\(text)")
+        }
+        for text in ["alpine", "docker.io/library/alpine:3", "index.docker.io/a/b", "Example.com/a", "a/b:c", "x.io/a@sha256:" + String(repeating: "0", count: 64),
+                     "[::1]:5000/a", "x.io/A", "x.io/a:", "x.io/a:-x", "x.io//a", "x.io/a/", "x.io/a_-b", "x.io/a___b", "x.io:/a", "-x.io/a", "x-.io/a"] {
+            #expect(Reference.parseCommonForm(text) == nil, "\(text)")
+        }
+    }
+
+    @Test func theFastPathAgreesWithTheGeneralParserOnRandomInputs() {
+        var state: UInt64 = 0xBE27
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let pieces = ["a", "b", "z", "0", "9", "A", ".", "_", "__", "-", "--", "/", ":", "@", "localhost", "x.io", "docker.io", "5000", "[", "é", " "]
+        var answered = 0
+        for _ in 0..<50_000 {
+            // Mostly host-first inputs (what the fast path is for), with random damage anywhere.
+            let hosts = ["x.io/", "localhost/", "a.b:5000/", "localhost:1/", "x.io:/", "a-b.c/", "1.2.3.4:80/", ""]
+            let text = hosts[Int(next() % UInt64(hosts.count))]
+                + (0..<Int(1 + next() % 10)).map { _ in pieces[Int(next() % UInt64(pieces.count))] }.joined()
+            guard let fast = Reference.parseCommonForm(text) else { continue }
+            answered += 1
+            #expect(fast == (try? Reference(parsingGenerally: text)), "\(text)")
+        }
+        #expect(answered > 500, "the random inputs exercise the fast path (\(answered) answered)")
+    }
+}

@@ -26,7 +26,7 @@ extension ImageSet {
                                          immutable: patterns.contains { $0.matches(tag) }, location: entry.location))
             }
         }
-        return result.sorted { $0.reference < $1.reference }
+        return result.sorted(byKey: \.reference.description)
     }
 
     /// The entries' windows (`select`), in document order.

@@ -36,9 +36,14 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
 
     /// The full canonical string: `domain/path[:tag][@digest]`.
     public var description: String {
-        var s = name
-        if let tag { s += ":" + tag }
-        if let digest { s += "@" + digest.description }
+        // One allocation: a plan on a large store makes hundreds of thousands of these.
+        var s = ""
+        s.reserveCapacity(domain.utf8.count + path.utf8.count + (tag?.utf8.count ?? 0) + (digest == nil ? 2 : 74))
+        s += domain
+        s += "/"
+        s += path
+        if let tag { s += ":"; s += tag }
+        if let digest { s += "@"; s += digest.description }
         return s
     }
 
@@ -303,4 +308,12 @@ extension Reference: Codable {
 
 extension Reference: Comparable {
     public static func < (a: Reference, b: Reference) -> Bool { a.description < b.description }
+}
+
+extension Sequence {
+    /// Sorted by a key made once per element, not twice per comparison (sorting 20,000
+    /// references by `<` makes 600,000 description strings; by their descriptions, 20,000).
+    public func sorted<Key: Comparable>(byKey key: (Element) -> Key) -> [Element] {
+        map { (key($0), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+    }
 }

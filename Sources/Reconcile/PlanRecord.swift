@@ -24,10 +24,10 @@ extension Plan {
             self.lock = lock
             self.lockSource = lockSource
             self.windows = windows.isEmpty ? nil : windows
-            self.desired = desired.sorted { $0.reference < $1.reference }
+            self.desired = desired.sorted(byKey: \.reference.description)
             self.policy = policy
             self.resolutions = resolutions.map { RecordedResolution(reference: $0.key, resolution: $0.value) }
-                .sorted { $0.reference < $1.reference }
+                .sorted(byKey: \.reference.description)
             self.untagDeletesLastImage = untagDeletesLastImage
         }
 

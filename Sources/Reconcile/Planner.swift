@@ -126,10 +126,11 @@ public enum Planner {
         actions.sort(by: Action.sortKey)
         wanted.unchecked.sort { $0.reference < $1.reference }
 
+        let identity = observed.identity
         // Not sealed here: the content digest costs a canonical encoding of the whole plan, paid
         // only by a plan that is saved or printed as JSON (`Plan.sealed()`).
         return Plan(formatVersion: Plan.currentFormatVersion, manifest: input.manifestPath, createdAt: input.now,
-                        storeFingerprint: observed.fingerprint, storeTags: observed.tagMap, store: input.storeName, actions: actions,
+                        storeFingerprint: identity.fingerprint, storeTags: identity.tagMap, store: input.storeName, actions: actions,
                         unchecked: wanted.unchecked, skipped: wanted.skipped,
                         summary: Plan.Summary(counting: actions, skipped: wanted.skipped.count, downloadBytes: download, reclaimBytes: reclaim.bytes),
                         warnings: input.warnings + wanted.warnings, registries: input.registries,
@@ -302,7 +303,7 @@ public enum Planner {
         var finalTags: [Reference: Digest] = [:]
         for img in observed.images { for t in img.tags { finalTags[t] = img.digest } }
         var out = DesiredOutcome(finalTags: finalTags)
-        for want in desired.sorted(by: { $0.reference < $1.reference }) {
+        for want in desired.sorted(byKey: \.reference.description) {
             let d = decide(want, resolution: resolutions[want.reference] ?? .unchecked("not resolved"), observed: observed)
             if var a = d.action {
                 if let window = want.selectedBy, a.kind != .failed {

@@ -114,6 +114,6 @@ extension Array where Element == DesiredTag {
                 out.append(want)
             }
         }
-        return out.sorted { $0.reference < $1.reference }
+        return out.sorted(byKey: \.reference.description)
     }
 }

@@ -70,10 +70,7 @@ public struct Observed: Sendable {
 
     /// Identifies this state: a plan made against it is stale once this changes. Covers which
     /// images exist and which tags they carry, nothing else.
-    public var fingerprint: String {
-        let lines = images.map { img in "\(img.digest) \(img.tags.map(\.description).sorted().joined(separator: ","))" }.sorted()
-        return Digest.sha256(Array(lines.joined(separator: "\n").utf8)).description
-    }
+    public var fingerprint: String { identity.fingerprint }
 
     /// The image `ref` names, in O(1): the planner and the resolver ask once per desired tag.
     public func image(tagged ref: Reference) -> ObservedImage? { byTag[ref].map { images[$0] } }
@@ -87,16 +84,26 @@ public struct Observed: Sendable {
         return images.first { $0.wasPulled(reference.repository, as: pin) }
     }
 
+    /// `fingerprint` and `tagMap` together, each tag's description made once (a plan records both).
+    public var identity: (fingerprint: String, tagMap: [String: String]) {
+        var map: [String: String] = [:]
+        map.reserveCapacity(images.count * 2)
+        var lines: [String] = []
+        lines.reserveCapacity(images.count)
+        for img in images {
+            let digest = img.digest.description
+            let tags = img.tags.map(\.description)
+            lines.append("\(digest) \(tags.sorted().joined(separator: ","))")
+            if tags.isEmpty { map["<none>@\(digest)"] = digest }
+            for t in tags { map[t] = digest }
+        }
+        lines.sort()
+        return (Digest.sha256(Array(lines.joined(separator: "\n").utf8)).description, map)
+    }
+
     /// Every tag and the image it names (dangling images under `<none>@digest`): what the
     /// fingerprint covers, kept in a plan so a stale plan can say what changed.
-    public var tagMap: [String: String] {
-        var out: [String: String] = [:]
-        for img in images {
-            if img.tags.isEmpty { out["<none>@\(img.digest)"] = img.digest.description }
-            for t in img.tags { out[t.description] = img.digest.description }
-        }
-        return out
-    }
+    public var tagMap: [String: String] { identity.tagMap }
 
     /// What differs between a recorded `tagMap` and this state, as lines for people.
     public func changes(since recorded: [String: String]) -> [String] {

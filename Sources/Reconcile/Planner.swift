@@ -301,6 +301,7 @@ public enum Planner {
 
     static func decideDesired(_ desired: [DesiredTag], resolutions: [Reference: Resolution], observed: Observed) -> DesiredOutcome {
         var finalTags: [Reference: Digest] = [:]
+        finalTags.reserveCapacity(observed.images.reduce(0) { $0 + $1.tags.count })
         for img in observed.images { for t in img.tags { finalTags[t] = img.digest } }
         var out = DesiredOutcome(finalTags: finalTags)
         for want in desired.sorted(byKey: \.reference.description) {

@@ -257,6 +257,8 @@ public final class LayoutStore: Sendable {
     public func images(index: LayoutIndex, state: StoreState) throws -> [StoredImage] {
         var order: [Digest] = []
         var byDigest: [Digest: (desc: Descriptor, tags: [Reference], entry: Digest, parent: Descriptor?)] = [:]
+        byDigest.reserveCapacity(index.manifests.count)
+        order.reserveCapacity(index.manifests.count)
         func add(_ desc: Descriptor, tag: Reference?, entry: Digest, parent: Descriptor?) {
             if var e = byDigest[desc.digest] {
                 if let tag, !e.tags.contains(tag) { e.tags.append(tag) }

@@ -63,7 +63,7 @@ public struct Observed: Sendable {
     }
 
     private static func tagIndex(_ images: [ObservedImage]) -> [Reference: Int] {
-        var index = [Reference: Int](minimumCapacity: images.count * 2)
+        var index = [Reference: Int](minimumCapacity: images.reduce(0) { $0 + $1.tags.count })
         for (i, img) in images.enumerated() { for t in img.tags where index[t] == nil { index[t] = i } }
         return index
     }

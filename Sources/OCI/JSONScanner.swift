@@ -93,20 +93,24 @@ public struct JSONScanner {
         return out
     }
 
+    /// Scans the plain run of a string from `at` (just past its opening quote). At the closing
+    /// quote: true, `at` past it. At the first byte that needs more than copying (an escape, a
+    /// control character, non-ASCII) or at the end: false, `at` on that byte.
+    @inline(__always) private mutating func plainRun() -> Bool {
+        while at < bytes.count {
+            let c = bytes[at]
+            if c == UInt8(ascii: "\"") { at += 1; return true }
+            if c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { return false }
+            at += 1
+        }
+        return false
+    }
+
     private mutating func rawKey() throws -> JSONKey {
         try expect(UInt8(ascii: "\""))
         let start = at
-        while at < bytes.count {
-            let c = bytes[at]
-            if c == UInt8(ascii: "\"") {
-                let key = JSONKey(bytes: UnsafeRawBufferPointer(rebasing: bytes[start..<at]))
-                at += 1
-                return key
-            }
-            if c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { throw error("a key with an escape or non-ASCII byte") }
-            at += 1
-        }
-        throw error("unterminated key")
+        guard plainRun() else { throw error(at < bytes.count ? "a key with an escape or non-ASCII byte" : "unterminated key") }
+        return JSONKey(bytes: UnsafeRawBufferPointer(rebasing: bytes[start..<(at - 1)]))
     }
 
     // MARK: - Values
@@ -123,19 +127,8 @@ public struct JSONScanner {
     public mutating func string() throws -> String {
         try expect(UInt8(ascii: "\""))
         let start = at
-        while at < bytes.count {
-            let c = bytes[at]
-            if c == UInt8(ascii: "\"") {
-                let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
-                at += 1
-                return s
-            }
-            if c == UInt8(ascii: "\\") { return try escapedString(from: start) }
-            if c < 0x20 { throw error("a control character in a string") }
-            if c >= 0x80 { return try escapedString(from: start) }
-            at += 1
-        }
-        throw error("unterminated string")
+        if plainRun() { return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<(at - 1)]), as: UTF8.self) }
+        return try escapedString(from: start)
     }
 
     /// The slow path of `string()`: escapes, and UTF-8 checked (invalid UTF-8 is refused, as
@@ -305,7 +298,6 @@ public struct SeenMembers {
         guard bits & bit == 0 else { throw s.error("a repeated member") }
         bits |= bit
     }
-    public func has(_ member: Int) -> Bool { bits & (1 << UInt64(member)) != 0 }
 }
 
 // MARK: - Readers of the OCI documents a store holds many of

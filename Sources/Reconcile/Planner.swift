@@ -126,7 +126,7 @@ public enum Planner {
         actions.sort(by: Action.sortKey)
         wanted.unchecked.sort { $0.reference < $1.reference }
 
-        let identity = observed.identity
+        let identity = observed.identity()
         // Not sealed here: the content digest costs a canonical encoding of the whole plan, paid
         // only by a plan that is saved or printed as JSON (`Plan.sealed()`).
         return Plan(formatVersion: Plan.currentFormatVersion, manifest: input.manifestPath, createdAt: input.now,

@@ -70,7 +70,7 @@ public struct Observed: Sendable {
 
     /// Identifies this state: a plan made against it is stale once this changes. Covers which
     /// images exist and which tags they carry, nothing else.
-    public var fingerprint: String { identity.fingerprint }
+    public var fingerprint: String { identity(keepingTagMap: false).fingerprint }
 
     /// The image `ref` names, in O(1): the planner and the resolver ask once per desired tag.
     public func image(tagged ref: Reference) -> ObservedImage? { byTag[ref].map { images[$0] } }
@@ -84,16 +84,19 @@ public struct Observed: Sendable {
         return images.first { $0.wasPulled(reference.repository, as: pin) }
     }
 
-    /// `fingerprint` and `tagMap` together, each tag's description made once (a plan records both).
-    public var identity: (fingerprint: String, tagMap: [String: String]) {
+    /// `fingerprint` and `tagMap` together, each tag's description made once (a plan records
+    /// both); without `keepingTagMap` the map stays empty (an apply checking a plan needs only
+    /// the fingerprint, and the map only when they differ).
+    public func identity(keepingTagMap: Bool = true) -> (fingerprint: String, tagMap: [String: String]) {
         var map: [String: String] = [:]
-        map.reserveCapacity(images.count * 2)
+        if keepingTagMap { map.reserveCapacity(images.reduce(0) { $0 + max($1.tags.count, 1) }) }
         var lines: [String] = []
         lines.reserveCapacity(images.count)
         for img in images {
             let digest = img.digest.description
             let tags = img.tags.map(\.description)
             lines.append("\(digest) \(tags.sorted().joined(separator: ","))")
+            guard keepingTagMap else { continue }
             if tags.isEmpty { map["<none>@\(digest)"] = digest }
             for t in tags { map[t] = digest }
         }
@@ -103,7 +106,7 @@ public struct Observed: Sendable {
 
     /// Every tag and the image it names (dangling images under `<none>@digest`): what the
     /// fingerprint covers, kept in a plan so a stale plan can say what changed.
-    public var tagMap: [String: String] { identity.tagMap }
+    public var tagMap: [String: String] { identity().tagMap }
 
     /// What differs between a recorded `tagMap` and this state, as lines for people.
     public func changes(since recorded: [String: String]) -> [String] {

@@ -204,7 +204,7 @@ public final class LayoutStore: Sendable {
         var st = stat()
         // A path string, not `blobURL(d).path`: a plan stats every blob of a store, and URL
         // appending costs more than the stat.
-        return stat(blobsPath + "/" + d.algorithm.rawValue + "/" + d.hex, &st) == 0 ? Int64(st.st_size) : nil
+        return stat(blobsPath + "/" + d.blobPath, &st) == 0 ? Int64(st.st_size) : nil
     }
 
     /// Reads a blob whole (manifests, configs), refusing files over `limit`.

@@ -219,13 +219,16 @@ extension RegistryServer {
         return missing
     }
 
-    /// Makes this cache hold every pair of `blobs`: waits for its background fills, then asks it
-    /// (one GET each, not as berth) for each pair it lacks and waits again. A pair lacking is either
+    /// Makes this cache hold every pair of `blobs`: waits for the background fills of what it
+    /// `served`, then asks it (one GET each, not as berth) for each pair it lacks and waits
+    /// again. A pair lacking is either
     /// one the cache `served` but did not store (its fill failed) or one no client asked for under
     /// that repository (a host pulls a blob two repositories share once, under either), which a
     /// later host may ask for there; both are the cache's misses, not its clients'.
     func warm(_ blobs: [String: Set<Digest>], served: [String: Set<Digest>]) throws -> (dropped: Int, unasked: Int) {
-        let lacking = settle(blobs)
+        // Only what was served can still be arriving; a pair nobody asked for never will.
+        _ = settle(served)
+        let lacking = uncached(blobs)
         for (repository, blob) in lacking {
             let answer = try request("/v2/\(repository)/blobs/\(blob)")
             guard answer.status == 200 else { throw TestBedError("the cache answered \(answer.status) for \(repository)@\(blob)") }

@@ -264,8 +264,18 @@ public struct JSONScanner {
 
     public mutating func strings() throws -> [String] { try elements { try $0.string() } }
     public mutating func stringMap() throws -> [String: String] { try members { try $0.string() } }
+    /// A digest string, read from the bytes without making a String when it is well-formed.
     public mutating func digest() throws -> Digest {
-        let text = try string()
+        try expect(UInt8(ascii: "\""))
+        let start = at
+        let text: String
+        if plainRun() {
+            let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<(at - 1)])
+            if let d = Digest(utf8: raw) { return d }
+            text = String(decoding: raw, as: UTF8.self)
+        } else {
+            text = try escapedString(from: start)
+        }
         do { return try Digest(parsing: text) } catch { throw self.error("not a digest: \(text)") }
     }
 }

@@ -155,6 +155,43 @@ struct DigestTests {
         s.update(Data("hel".utf8)); s.update(Data("lo".utf8))
         #expect(s.finalize() == d)
         #expect(s.count == 5)
+        var s512 = StreamDigester(.sha512)
+        s512.update(Data("hello".utf8))
+        #expect(s512.finalize().description == "sha512:9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca72323c3d99ba5c11d7c7acc6e14b8c5da0c4663475c2e5c3adef46f73bcdec043")
+    }
+
+    /// Digests are held as bytes: the text form, equality, hashing and order must be exactly
+    /// those of the text, for both algorithms, on random digests.
+    @Test func bytesAgreeWithTheText() throws {
+        var rng = SystemRandomNumberGenerator()
+        func randomHex(_ n: Int) -> String { String((0..<n).map { _ in "0123456789abcdef".randomElement(using: &rng)! }) }
+        var texts: [String] = []
+        for i in 0..<400 {
+            let base = i % 3 == 0 && !texts.isEmpty ? String(texts.last!.dropFirst(7).prefix(60)) + randomHex(4) : randomHex(64)
+            texts.append(i % 5 == 0 ? "sha512:" + base + randomHex(64) : "sha256:" + base)
+        }
+        texts += ["sha256:" + String(repeating: "0", count: 64), "sha256:" + String(repeating: "f", count: 64),
+                  "sha512:" + String(repeating: "0", count: 128)]
+        let digests = try texts.map { try Digest(parsing: $0) }
+        for (t, d) in zip(texts, digests) {
+            #expect(d.description == t)
+            #expect(d.hex == String(t.dropFirst(7)))
+            #expect(d.algorithm.rawValue == String(t.prefix(6)))
+            #expect(try Digest(parsing: d.description) == d)
+            #expect(Digest(algorithm: d.algorithm, uncheckedHex: d.hex) == d)
+        }
+        for _ in 0..<2000 {
+            let i = Int.random(in: 0..<texts.count), j = Int.random(in: 0..<texts.count)
+            #expect((digests[i] < digests[j]) == (texts[i] < texts[j]), "\(texts[i]) vs \(texts[j])")
+            #expect((digests[i] == digests[j]) == (texts[i] == texts[j]))
+        }
+        #expect(digests.sorted().map(\.description) == texts.sorted())
+        #expect(Set(digests).count == Set(texts).count)
+        let json = try JSONEncoder().encode(digests)
+        #expect(try JSONDecoder().decode([Digest].self, from: json) == digests)
+        // What the fast path refuses, the checked parser explains.
+        #expect(throws: DigestError.self) { try Digest(parsing: "sha256:" + String(repeating: "A", count: 64)) }
+        #expect(throws: DigestError.self) { try Digest(parsing: "sha384:" + String(repeating: "a", count: 64)) }
     }
 }
 
@@ -254,5 +291,17 @@ struct ReferenceFastPathTests {
             #expect(fast == (try? Reference(parsingGenerally: text)), "\(text)")
         }
         #expect(answered > 500, "the random inputs exercise the fast path (\(answered) answered)")
+    }
+}
+
+struct SortedByKeyTests {
+    /// The same order as a stable sort by the key, equal keys in their original order.
+    @Test func isAStableSortByTheKey() {
+        let items = (0..<3000).map { i in (key: "k\(Int.random(in: 0..<300))", position: i) }
+        let sorted = items.sorted(byKey: \.key)
+        #expect(sorted.map(\.key) == items.map(\.key).sorted())
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.key == b.key { #expect(a.position < b.position) }
+        #expect(Set(sorted.map(\.position)).count == items.count)
+        #expect([Int]().sorted(byKey: { $0 }).isEmpty)
     }
 }

@@ -313,7 +313,13 @@ extension Reference: Comparable {
 extension Sequence {
     /// Sorted by a key made once per element, not twice per comparison (sorting 20,000
     /// references by `<` makes 600,000 description strings; by their descriptions, 20,000).
+    /// Stable: elements with equal keys keep their order. The sort moves indices, not elements
+    /// (a desired tag or an image is many words, each move a copy with retains).
     public func sorted<Key: Comparable>(byKey key: (Element) -> Key) -> [Element] {
-        map { (key($0), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+        let elements = Array(self)
+        let keys = elements.map(key)
+        var order = Array(keys.indices)
+        order.sort { keys[$0] < keys[$1] || (!(keys[$1] < keys[$0]) && $0 < $1) }
+        return order.map { elements[$0] }
     }
 }

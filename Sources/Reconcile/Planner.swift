@@ -395,10 +395,15 @@ public enum Planner {
                                     finalTags: [Reference: Digest], present: Set<Digest>) -> Set<Digest> {
         var retained = Set<Digest>()
         guard keepPrevious > 0 else { return retained }
+        // Indexed once: a large store has a ledger entry per move, and a manifest thousands of tags.
+        let moveOf = Dictionary(moves.map { ($0.tag, $0.old) }, uniquingKeysWith: { first, _ in first })
+        var historyOf: [String: [LedgerEntry]] = [:]
+        for e in ledger { historyOf[e.reference, default: []].append(e) }
         for want in desired where want.reference.tag != nil {
             var previous: [Digest] = []
-            if let m = moves.first(where: { $0.tag == want.reference }) { previous.append(m.old) }
-            let history = ledger.filter { $0.reference == want.reference.description }.sorted { $0.at > $1.at }
+            if let old = moveOf[want.reference] { previous.append(old) }
+            // Newest first; the sort is stable, so equal times keep the ledger's order.
+            let history = (historyOf[want.reference.description] ?? []).sorted { $0.at > $1.at }
             for e in history where !previous.contains(e.image) && e.image != finalTags[want.reference] { previous.append(e.image) }
             for d in previous.prefix(keepPrevious) where present.contains(d) { retained.insert(d) }
         }
@@ -481,24 +486,30 @@ public enum Planner {
         var reclaimed = Set<Digest>()
         var total: Int64 = 0
         var actions: [Action] = []
+        // Indexed once, not searched per victim (a large store has a ledger entry per move).
+        var historyOf: [Digest: [LedgerEntry]] = [:]
+        if !victims.isEmpty { for e in observed.ledger where victims[e.image] != nil { historyOf[e.image, default: []].append(e) } }
+        var movesOff: [Digest: [Move]] = [:]
+        for m in moves where victims[m.old] != nil { movesOff[m.old, default: []].append(m) }
         for (digest, kind) in victims.sorted(by: { $0.key < $1.key }) {
             let img = byDigest[digest]!
             var bytes: Int64 = 0
             for b in img.blobs where !stillUsed.contains(b.digest) && reclaimed.insert(b.digest).inserted { bytes += b.size }
             total += bytes
             actions.append(Action(kind: kind, reference: nil, image: digest, imageID: img.id,
-                                  previousTags: previousTags(of: img, ledger: observed.ledger, moves: moves), reclaimBytes: bytes))
+                                  previousTags: previousTags(of: img, history: historyOf[digest] ?? [], movesOff: movesOff[digest] ?? []),
+                                  reclaimBytes: bytes))
         }
         return (actions, total)
     }
 
     /// The tags an image carried: a tag this plan moves off it first, then its current tags,
-    /// then the ledger's, newest first.
-    static func previousTags(of img: ObservedImage, ledger: [LedgerEntry], moves: [Move]) -> [String] {
-        let history = ledger.filter { $0.image == img.digest }.sorted { $0.at > $1.at }.map(\.reference)
+    /// then the ledger's, newest first. `history` is the ledger's entries for the image, in
+    /// ledger order, and `movesOff` this plan's moves off it, in plan order.
+    static func previousTags(of img: ObservedImage, history: [LedgerEntry], movesOff: [Move]) -> [String] {
         var previous: [String] = img.tags.map(\.description)
-        for h in history where !previous.contains(h) { previous.append(h) }
-        for m in moves where m.old == img.digest && !previous.contains(m.tag.description) { previous.insert(m.tag.description, at: 0) }
+        for h in history.sorted(by: { $0.at > $1.at }).map(\.reference) where !previous.contains(h) { previous.append(h) }
+        for m in movesOff where !previous.contains(m.tag.description) { previous.insert(m.tag.description, at: 0) }
         return previous
     }
 }

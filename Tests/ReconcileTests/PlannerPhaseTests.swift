@@ -150,8 +150,19 @@ struct PlannerPhaseTests {
             LedgerEntry(image: F.d("I"), imageID: F.d("cfg-I"), reference: "docker.io/library/i:old", movedTo: nil, at: Date(timeIntervalSince1970: 1), cause: "rm", run: nil),
             LedgerEntry(image: F.d("I"), imageID: F.d("cfg-I"), reference: "docker.io/library/i:newer", movedTo: nil, at: Date(timeIntervalSince1970: 2), cause: "rm", run: nil),
         ]
-        #expect(Planner.previousTags(of: img, ledger: ledger, moves: [Planner.Move(tag: F.ref("i:moved"), old: F.d("I"))])
+        #expect(Planner.previousTags(of: img, history: ledger, movesOff: [Planner.Move(tag: F.ref("i:moved"), old: F.d("I"))])
                 == ["docker.io/library/i:moved", "docker.io/library/i:now", "docker.io/library/i:newer", "docker.io/library/i:old"])
+        // Through reclaimActions, which indexes the ledger and the moves by image: another
+        // image's entries and moves stay out of this one's list.
+        let other = F.image("O", tags: [], layers: [])
+        let otherEntry = LedgerEntry(image: F.d("O"), imageID: F.d("cfg-O"), reference: "docker.io/library/o:old", movedTo: nil,
+                                     at: Date(timeIntervalSince1970: 3), cause: "rm", run: nil)
+        let store = Observed(images: [img, other], ledger: [ledger[0], otherEntry, ledger[1]])
+        let r = Planner.reclaimActions([F.d("I"): .prune, F.d("O"): .prune], observed: store, incoming: [:],
+                                       moves: [Planner.Move(tag: F.ref("o:moved"), old: F.d("O")), Planner.Move(tag: F.ref("i:moved"), old: F.d("I"))])
+        let byImage = Dictionary(uniqueKeysWithValues: r.actions.map { ($0.image!, $0.previousTags) })
+        #expect(byImage[F.d("I")] == ["docker.io/library/i:moved", "docker.io/library/i:now", "docker.io/library/i:newer", "docker.io/library/i:old"])
+        #expect(byImage[F.d("O")] == ["docker.io/library/o:moved", "docker.io/library/o:old"])
     }
 
     @Test func summaryCountsEachKind() {

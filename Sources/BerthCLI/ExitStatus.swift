@@ -14,6 +14,8 @@ enum ExitStatus {
     static func run(_ command: BerthCommand.Type) {
         var parsed: ParsableCommand
         do { parsed = try command.parseAsRoot() } catch { command.exit(withError: error) }
+        // Every command but the converge loop ends with the process: what it builds is left to exit.
+        if !(parsed is Converge) { ProcessLifetime.declareOneShot() }
         do {
             try parsed.run()
         } catch let f as Failure {

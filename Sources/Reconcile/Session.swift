@@ -26,14 +26,19 @@ public enum PlanSource: Sendable {
 public struct ConvergeOptions: Sendable {
     /// Plan and apply from the store alone: nothing is pulled, no registry is asked.
     public var offline = false
-    /// Images pulled at once, and layers at once per image.
-    public var parallel = 3
+    /// Images pulled at once, and layers at once per image (docker's 3).
+    public var parallel = ConvergeOptions.defaultParallel
     public var layerParallel = 3
+    /// 8 images at once, measured on the benchmark set (36 tags, 516 MB, 2 cores): cold on
+    /// loopback 2.4–2.6 s against 3.3–3.6 s with 3 (the CPU idles while few images inflate),
+    /// and through the WAN profile 9.6 s against 15.9 s (round trips overlap); 12 and 16 gain
+    /// nothing more and hold more memory.
+    public static let defaultParallel = 8
     /// Seconds to wait for another writer's lock.
     public var lockTimeout: Double = 0
     /// Prometheus text metrics written after the run.
     public var metricsFile: String?
-    public init(offline: Bool = false, parallel: Int = 3, layerParallel: Int = 3, lockTimeout: Double = 0, metricsFile: String? = nil) {
+    public init(offline: Bool = false, parallel: Int = ConvergeOptions.defaultParallel, layerParallel: Int = 3, lockTimeout: Double = 0, metricsFile: String? = nil) {
         self.offline = offline
         self.parallel = parallel
         self.layerParallel = layerParallel
@@ -91,10 +96,12 @@ public struct ConvergeSession: Sendable {
                 warnings.append("\(host): only \(rl.remaining) pulls left in the rate-limit window\(rl.limit.map { " (of \($0))" } ?? "")")
             }
         }
-        return Planner.plan(PlanInput(desired: desired, policy: set.policy, observed: observed, resolutions: resolutions,
-                                      manifestPath: set.source, storeName: store.storeName, warnings: warnings,
-                                      registries: set.registries, untagDeletesLastImage: store.untagDeletesLastImage,
-                                      windows: windows, lock: lock?.digest.description, lockSource: lock?.source))
+        let plan = Planner.plan(PlanInput(desired: desired, policy: set.policy, observed: observed, resolutions: resolutions,
+                                          manifestPath: set.source, storeName: store.storeName, warnings: warnings,
+                                          registries: set.registries, untagDeletesLastImage: store.untagDeletesLastImage,
+                                          windows: windows, lock: lock?.digest.description, lockSource: lock?.source))
+        ProcessLifetime.leave(observed, desired, resolutions, plan)
+        return plan
     }
 
     /// Converges the store. `confirm` is asked only when the plan changes something; the run is

@@ -1,0 +1,42 @@
+import Foundation
+
+/// Values a one-shot command leaves to process exit instead of freeing.
+///
+/// Freeing a large store's observation and plan (50,000 images, 200,000 tags) walks every
+/// object in it: a tenth of a 10× offline plan, for memory the kernel takes back at exit in
+/// one step anyway. A one-shot command (`plan`, `apply`, the docker verbs) says so once, at
+/// start; a long-running one (`converge` every interval) does not, and then `leave` keeps
+/// nothing, so a loop's rounds free what they built.
+public enum ProcessLifetime {
+    private final class Kept: @unchecked Sendable {
+        let lock = NSLock()
+        /// nil: not a one-shot process, keep nothing.
+        var values: [Any]?
+    }
+    private static let kept = Kept()
+
+    /// Declares the process one-shot: from now on `leave` keeps what it is given until exit.
+    public static func declareOneShot() {
+        kept.lock.withLock { if kept.values == nil { kept.values = [] } }
+    }
+
+    /// Keeps `values` (copies share their storage) until exit in a one-shot process, so their
+    /// last owner's release is a decrement and not a walk; otherwise does nothing.
+    public static func leave(_ values: Any...) {
+        kept.lock.withLock { if kept.values != nil { kept.values!.append(contentsOf: values) } }
+    }
+
+    /// Frees `values` on another thread once the caller drops its copies: a large temporary
+    /// (a store's index and state, read to build an observation) is released on the second
+    /// core while the first goes on planning.
+    public static func free(_ values: Any...) {
+        let box = UncheckedBox(values)
+        DispatchQueue.global(qos: .utility).async { box.drop() }
+    }
+
+    private final class UncheckedBox: @unchecked Sendable {
+        var values: [Any]?
+        init(_ values: [Any]) { self.values = values }
+        func drop() { values = nil }
+    }
+}

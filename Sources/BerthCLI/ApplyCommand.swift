@@ -31,7 +31,7 @@ struct ApplyCommand: ParsableCommand {
     @OptionGroup var lockOptions: LockOptions
     @Argument(help: ArgumentHelp("A plan saved by 'berth plan -o'.", valueName: "plan.json")) var planFile: String?
     @Flag(name: [.short, .long], help: "Apply without asking.") var yes = false
-    @Option(help: "Images pulled at once.") var parallel = 3
+    @Option(help: "Images pulled at once.") var parallel = ConvergeOptions.defaultParallel
     @Option(name: .customLong("max-concurrent-downloads"), help: "Layers downloaded at once per image.") var layers = 3
     @Flag(name: [.short, .long], help: "Print nothing when nothing changed.") var quiet = false
     @Option(name: .customLong("log-format"), help: "text or json (one JSON event per line).") var logFormat: OutputFormat = .text

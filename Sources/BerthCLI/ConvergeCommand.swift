@@ -27,7 +27,7 @@ struct Converge: ParsableCommand {
     var file: String = "images.yaml"
     @Option(help: ArgumentHelp("Time between rounds (Go duration: 30s, 15m, 1h).", valueName: "duration")) var every: String = "15m"
     @Option(help: ArgumentHelp("A random extra delay up to this much, so fleets do not pull at once.", valueName: "duration")) var jitter: String = "0s"
-    @Option(help: "Images pulled at once.") var parallel = 3
+    @Option(help: "Images pulled at once.") var parallel = ConvergeOptions.defaultParallel
     @Option(name: .customLong("log-format"), help: "text or json.") var logFormat: OutputFormat = .text
     @Option(name: .customLong("metrics-file"), help: ArgumentHelp("Prometheus text metrics, rewritten after each round.", valueName: "path"))
     var metricsFile: String?

@@ -75,7 +75,7 @@ public struct Executor: Sendable {
     /// Mirrors that failed in this run (while resolving or pulling) are not asked again.
     public var mirrors: MirrorHealth
 
-    public init(store: any ImageStore, registry: RegistryClient, settings: [String: RegistrySettings], parallel: Int = 3, layerParallel: Int = 3,
+    public init(store: any ImageStore, registry: RegistryClient, settings: [String: RegistrySettings], parallel: Int = ConvergeOptions.defaultParallel, layerParallel: Int = 3,
                 mirrors: MirrorHealth = MirrorHealth()) {
         self.mirrors = mirrors
         self.store = store

@@ -58,7 +58,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .executableTarget(name: "berth", dependencies: ["BerthCLI"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // Linked by lld with packed relative relocations (DT_RELR: 27 KB instead of 3.3 MB of
+        // .rela.dyn for the loader to read and apply) and without exporting every symbol
+        // dynamically (each library's symbol lookups otherwise walk the executable's 1.2 MB
+        // .dynsym): 7 MB less resident at start, a no-op converge 41 -> 32 MB peak RSS.
+        .executableTarget(name: "berth", dependencies: ["BerthCLI"], swiftSettings: [.swiftLanguageMode(.v6)],
+                          linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                                                         "-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]),
 
         // Real peers for tests: registry processes, token service, fixture images.
         .target(name: "TestSupport", dependencies: [

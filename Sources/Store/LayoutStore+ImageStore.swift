@@ -30,8 +30,7 @@ extension LayoutStore: ImageStore {
             guard let actual else { return true }
             return b.size > 0 && actual != b.size
         }
-        let stored = try images(index: index, state: state)
-        let images = stored.map { img -> ObservedImage in
+        let images = try images(index: index, state: state) { img -> ObservedImage in
             var blobs = [BlobRef(digest: img.manifest.digest, size: img.manifest.size)]
             if let parent = img.parentIndex { blobs.insert(BlobRef(digest: parent.digest, size: parent.size), at: 0) }
             if var cfg = img.config {
@@ -43,7 +42,7 @@ extension LayoutStore: ImageStore {
                                  labels: img.labels, created: img.created, size: img.size, blobs: blobs,
                                  platform: img.platform, damagedBlobs: blobs.filter(damaged).map(\.digest))
         }
-        ProcessLifetime.free(index, state, stored)
+        ProcessLifetime.free(index, state)
         return Observed(images: images, ledger: state.ledger)
     }
 

@@ -255,19 +255,27 @@ public final class LayoutStore: Sendable {
     /// Images berth has records for are listed from the records (no blob is read); others
     /// from their manifest and config.
     public func images(index: LayoutIndex, state: StoreState) throws -> [StoredImage] {
-        var order: [Digest] = []
-        var byDigest: [Digest: (desc: Descriptor, tags: [Reference], entry: Digest, parent: Descriptor?)] = [:]
-        byDigest.reserveCapacity(index.manifests.count)
-        order.reserveCapacity(index.manifests.count)
+        try images(index: index, state: state) { $0 }
+    }
+
+    /// The same walk, each image handed to `transform` as it is made: a caller that keeps
+    /// something smaller (an observation) never holds every `StoredImage` at once.
+    public func images<T>(index: LayoutIndex, state: StoreState, _ transform: (StoredImage) throws -> T) throws -> [T] {
+        // One row per distinct image, in index order; `slot` finds a digest's row. Rows are
+        // edited in place (appending a tag copies nothing), and the map holds an Int per
+        // digest: reserved for every index entry, it stays small however many tags an image
+        // has (a map of whole rows reserved that way was 130 MB on a 200,000-tag store).
+        var rows: [(desc: Descriptor, tags: [Reference], entry: Digest, parent: Descriptor?)] = []
+        var slot: [Digest: Int] = [:]
+        slot.reserveCapacity(index.manifests.count)
         func add(_ desc: Descriptor, tag: Reference?, entry: Digest, parent: Descriptor?) {
-            if var e = byDigest[desc.digest] {
-                if let tag, !e.tags.contains(tag) { e.tags.append(tag) }
+            if let i = slot[desc.digest] {
+                if let tag, !rows[i].tags.contains(tag) { rows[i].tags.append(tag) }
                 // A top-level entry of the image itself wins over an index that holds it.
-                if e.parent != nil && parent == nil { e.entry = entry; e.parent = nil; e.desc = plain(desc) }
-                byDigest[desc.digest] = e
+                if rows[i].parent != nil && parent == nil { rows[i].entry = entry; rows[i].parent = nil; rows[i].desc = plain(desc) }
             } else {
-                order.append(desc.digest)
-                byDigest[desc.digest] = (plain(desc), tag.map { [$0] } ?? [], entry, parent)
+                slot[desc.digest] = rows.count
+                rows.append((plain(desc), tag.map { [$0] } ?? [], entry, parent))
             }
         }
         func plain(_ d: Descriptor) -> Descriptor {
@@ -287,8 +295,8 @@ public final class LayoutStore: Sendable {
                 add(d, tag: tag, entry: d.digest, parent: nil)
             }
         }
-        return order.map { digest in
-            let (desc, tags, entry, parent) = byDigest[digest]!
+        return try rows.map { desc, tags, entry, parent in
+            let digest = desc.digest
             let record = state.record(digest)
             var layers = record?.layers ?? []
             var derived: StoredImage.DerivedFacts?
@@ -304,8 +312,8 @@ public final class LayoutStore: Sendable {
             }
             var size: Int64 = 0
             for l in layers { size += state.layer(l.digest)?.fileBytes ?? l.size }
-            return StoredImage(manifest: desc, tags: tags.sorted(), record: record, size: size, layers: layers, derived: derived,
-                               entry: entry, parentIndex: parent)
+            return try transform(StoredImage(manifest: desc, tags: tags.sorted(), record: record, size: size, layers: layers, derived: derived,
+                                             entry: entry, parentIndex: parent))
         }
     }
 

@@ -113,6 +113,21 @@ struct JSONScannerTests {
     }
 }
 
+/// Known constants (media types, the ref-name key) come out as the constant; a string that
+/// only shares a constant's length, or differs from it in one byte, comes out as written.
+@Test(arguments: [
+    MediaType.ociManifest, MediaType.ociLayerGzip, MediaType.dockerManifest, "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.manifest.v1+jsoN", "application/vnd.oci.image.manifest.v2+json", "x", "application/x-custom",
+])
+func scannedStringsAreTheTextWhetherInternedOrNot(_ text: String) throws {
+    let key = "org.opencontainers.image.ref.name"
+    let data = Data(#"{"schemaVersion":2,"manifests":[{"mediaType":"\#(text)","digest":"sha256:\#(String(repeating: "0", count: 64))","size":1,"annotations":{"\#(key)":"\#(text)"}}]}"#.utf8)
+    let index = try JSONScanner.scan(data) { try ImageIndex(scanning: &$0) }
+    #expect(index.manifests.first?.mediaType == text)
+    #expect(index.manifests.first?.annotations == [key: text])
+    #expect(index.manifests.first?.refName == text)
+}
+
 /// A small deterministic generator (the tests must not depend on the system's random source).
 struct SplitMix {
     var state: UInt64

@@ -29,9 +29,17 @@ public enum ProcessLifetime {
     /// Frees `values` on another thread once the caller drops its copies: a large temporary
     /// (a store's index and state, read to build an observation) is released on the second
     /// core while the first goes on planning.
+    /// The memory goes back to the kernel too (`malloc_trim`): freed, it would stay in the
+    /// allocator's free lists, counted in the process's resident size while the planner's large
+    /// tables are mapped anew beside it.
     public static func free(_ values: Any...) {
         let box = UncheckedBox(values)
-        DispatchQueue.global(qos: .utility).async { box.drop() }
+        DispatchQueue.global(qos: .utility).async {
+            box.drop()
+            #if os(Linux)
+            _ = glibcMallocTrim(0)
+            #endif
+        }
     }
 
     private final class UncheckedBox: @unchecked Sendable {
@@ -40,3 +48,9 @@ public enum ProcessLifetime {
         func drop() { values = nil }
     }
 }
+
+#if os(Linux)
+/// glibc's `malloc_trim` (declared in `<malloc.h>`, which the Glibc module does not export).
+@_silgen_name("malloc_trim")
+private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif

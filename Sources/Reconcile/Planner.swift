@@ -461,8 +461,19 @@ public enum Planner {
     /// every blob once, in action order, and only blobs the store lacks or holds damaged.
     /// Returns the total.
     static func countDownloads(_ actions: inout [Action], incoming: [Digest: RemoteImage], observed: Observed) -> Int64 {
-        let damaged = Set(observed.images.flatMap(\.damagedBlobs))
-        let present = Set(observed.images.flatMap { $0.blobs.map(\.digest) }).subtracting(damaged)
+        // Only the blobs incoming images need are looked up in the store: a set of every blob a
+        // large store holds would be its largest table, for a plan that pulls a handful.
+        let needed = Set(incoming.values.flatMap { $0.blobs.map(\.digest) })
+        guard !needed.isEmpty else {
+            for i in actions.indices where actions[i].kind == .pull || actions[i].kind == .update { actions[i].downloadBytes = 0 }
+            return 0
+        }
+        var present = Set<Digest>(), damaged = Set<Digest>()
+        for img in observed.images {
+            for b in img.blobs where needed.contains(b.digest) { present.insert(b.digest) }
+            for d in img.damagedBlobs where needed.contains(d) { damaged.insert(d) }
+        }
+        present.subtract(damaged)
         var claimed = Set<Digest>()
         var total: Int64 = 0
         for i in actions.indices where actions[i].kind == .pull || actions[i].kind == .update {
@@ -480,9 +491,20 @@ public enum Planner {
     /// no remaining or incoming image uses, counted once; and the total.
     static func reclaimActions(_ victims: [Digest: Action.Kind], observed: Observed, incoming: [Digest: RemoteImage],
                                moves: [Move]) -> (actions: [Action], bytes: Int64) {
-        let byDigest = Dictionary(observed.images.map { ($0.digest, $0) }, uniquingKeysWith: { a, _ in a })
-        let stillUsed = Set(observed.images.filter { victims[$0.digest] == nil }.flatMap { $0.blobs.map(\.digest) })
-            .union(incoming.values.flatMap { $0.blobs.map(\.digest) })
+        guard !victims.isEmpty else { return ([], 0) }
+        // Tables the size of the victims, not of the store: their images, and which of their
+        // blobs a remaining or incoming image still uses.
+        var byDigest: [Digest: ObservedImage] = [:]
+        var victimBlobs = Set<Digest>()
+        for img in observed.images where victims[img.digest] != nil && byDigest[img.digest] == nil {
+            byDigest[img.digest] = img
+            for b in img.blobs { victimBlobs.insert(b.digest) }
+        }
+        var stillUsed = Set<Digest>()
+        for img in observed.images where victims[img.digest] == nil {
+            for b in img.blobs where victimBlobs.contains(b.digest) { stillUsed.insert(b.digest) }
+        }
+        for remote in incoming.values { for b in remote.blobs where victimBlobs.contains(b.digest) { stillUsed.insert(b.digest) } }
         var reclaimed = Set<Digest>()
         var total: Int64 = 0
         var actions: [Action] = []

@@ -169,7 +169,7 @@ extension Planner {
             out.reasons[img.digest] = "over budget: \(ByteText.decimal(tally.total)) > \(ByteText.decimal(max)), \(why)"
             tally.remove(img.blobs, fallbackSize: img.size)
             if tagged.contains(img.digest) {
-                for (t, d) in unlisted.finalTags.sorted(by: { $0.key < $1.key }) where d == img.digest {
+                for t in unlisted.finalTags.tags(naming: img.digest) {
                     unlisted.finalTags[t] = nil
                     out.actions.append(Action(kind: .untag, reference: t.description, image: img.digest, imageID: img.id,
                                               reason: "over budget: the image is removed"))

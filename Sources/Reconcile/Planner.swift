@@ -98,7 +98,7 @@ public enum Planner {
         let window = planWindows(input.windows, observed: observed, desiredRefs: desiredRefs)
         var unlisted = planUnlisted(observed, desiredRefs: desiredRefs, policy: policy.unlisted, protection: protection,
                                     finalTags: wanted.finalTags, fallen: window.fallen)
-        var tagged = Set(unlisted.finalTags.values)
+        var tagged = unlisted.finalTags.namedImages
         var retained = retainedForRollback(input.desired, keepPrevious: policy.keepPrevious, moves: wanted.moves,
                                            ledger: observed.ledger, finalTags: unlisted.finalTags,
                                            present: Set(observed.images.map(\.digest)))
@@ -291,7 +291,7 @@ public enum Planner {
         var unchecked: [Plan.Unchecked] = []
         var skipped: [Plan.Skipped] = []
         /// Every tag and the image it names after the desired changes (starts as the store's).
-        var finalTags: [Reference: Digest]
+        var finalTags: TagTable
         var incoming: [Digest: RemoteImage] = [:]
         /// Images that digest-only references keep or bring.
         var wantedByDigest = Set<Digest>()
@@ -300,10 +300,7 @@ public enum Planner {
     }
 
     static func decideDesired(_ desired: [DesiredTag], resolutions: [Reference: Resolution], observed: Observed) -> DesiredOutcome {
-        var finalTags: [Reference: Digest] = [:]
-        finalTags.reserveCapacity(observed.images.reduce(0) { $0 + $1.tags.count })
-        for img in observed.images { for t in img.tags { finalTags[t] = img.digest } }
-        var out = DesiredOutcome(finalTags: finalTags)
+        var out = DesiredOutcome(finalTags: TagTable(observed))
         for want in desired.sorted(byKey: \.reference.description) {
             let d = decide(want, resolution: resolutions[want.reference] ?? .unchecked("not resolved"), observed: observed)
             if var a = d.action {
@@ -356,7 +353,7 @@ public enum Planner {
 
     struct UnlistedOutcome {
         var actions: [Action] = []
-        var finalTags: [Reference: Digest]
+        var finalTags: TagTable
         /// Images already shown as protected (each is shown once).
         var protectedShown = Set<Digest>()
     }
@@ -366,7 +363,7 @@ public enum Planner {
     /// Tags that fell out of a window (`fallen`) are untagged whatever the policy, with the
     /// window as the reason.
     static func planUnlisted(_ observed: Observed, desiredRefs: Set<Reference>, policy: Policy.Unlisted, protection: Protection,
-                             finalTags: [Reference: Digest], fallen: [Reference: String] = [:]) -> UnlistedOutcome {
+                             finalTags: TagTable, fallen: [Reference: String] = [:]) -> UnlistedOutcome {
         var out = UnlistedOutcome(finalTags: finalTags)
         guard policy != .keep || !fallen.isEmpty else { return out }
         for img in observed.images {
@@ -392,7 +389,7 @@ public enum Planner {
     /// The last `keepPrevious` images each desired tag named before its final image (the one it
     /// moves off now first, then the ledger's newest), those still in the store.
     static func retainedForRollback(_ desired: [DesiredTag], keepPrevious: Int, moves: [Move], ledger: [LedgerEntry],
-                                    finalTags: [Reference: Digest], present: Set<Digest>) -> Set<Digest> {
+                                    finalTags: TagTable, present: Set<Digest>) -> Set<Digest> {
         var retained = Set<Digest>()
         guard keepPrevious > 0 else { return retained }
         // Indexed once: a large store has a ledger entry per move, and a manifest thousands of tags.

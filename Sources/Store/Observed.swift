@@ -48,24 +48,31 @@ public struct ObservedImage: Codable, Sendable {
 
 /// The state of a store when a plan is made.
 public struct Observed: Sendable {
-    public var images: [ObservedImage] { didSet { byTag = Observed.tagIndex(images) } }
+    public var images: [ObservedImage] { didSet { (byTag, lastByRepeatedTag) = Observed.tagIndex(images) } }
     public var ledger: [LedgerEntry]
     /// The store keeps multi-platform indexes whole (a registry store): `platform: all` works.
     public var holdsWholeIndexes: Bool
     /// Position in `images` of the image each tag names (the first, as a linear search finds it).
     private var byTag: [Reference: Int]
+    /// For a tag two images carry (a foreign layout can list one name twice), the last of them.
+    private var lastByRepeatedTag: [Reference: Int]
 
     public init(images: [ObservedImage], ledger: [LedgerEntry] = [], holdsWholeIndexes: Bool = false) {
         self.images = images
         self.ledger = ledger
         self.holdsWholeIndexes = holdsWholeIndexes
-        byTag = Observed.tagIndex(images)
+        (byTag, lastByRepeatedTag) = Observed.tagIndex(images)
     }
 
-    private static func tagIndex(_ images: [ObservedImage]) -> [Reference: Int] {
+    private static func tagIndex(_ images: [ObservedImage]) -> (first: [Reference: Int], lastOfRepeated: [Reference: Int]) {
         var index = [Reference: Int](minimumCapacity: images.reduce(0) { $0 + $1.tags.count })
-        for (i, img) in images.enumerated() { for t in img.tags where index[t] == nil { index[t] = i } }
-        return index
+        var repeated: [Reference: Int] = [:]
+        for (i, img) in images.enumerated() {
+            for t in img.tags {
+                if index[t] == nil { index[t] = i } else { repeated[t] = i }
+            }
+        }
+        return (index, repeated)
     }
 
     /// Identifies this state: a plan made against it is stale once this changes. Covers which
@@ -74,6 +81,10 @@ public struct Observed: Sendable {
 
     /// The image `ref` names, in O(1): the planner and the resolver ask once per desired tag.
     public func image(tagged ref: Reference) -> ObservedImage? { byTag[ref].map { images[$0] } }
+
+    /// The last image that carries `ref`, in O(1): the same as `image(tagged:)` unless two
+    /// images carry the tag. A map filled image by image ends with this one for the tag.
+    public func lastImage(tagged ref: Reference) -> ObservedImage? { (lastByRepeatedTag[ref] ?? byTag[ref]).map { images[$0] } }
 
     /// The image present for a desired reference: the one `reference` tags, or for a digest-only
     /// reference (no tag) the image pulled from its repository as `pin`. Whether that image is

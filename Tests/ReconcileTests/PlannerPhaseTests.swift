@@ -57,6 +57,33 @@ struct PlannerPhaseTests {
         #expect(out.moves.map(\.old) == [F.d("OLD")])
     }
 
+    /// The table reads the store's tags through the observation and lays the plan's changes
+    /// over them; it agrees with a map filled image by image (the last image carrying a
+    /// repeated tag wins), before and after changes.
+    @Test func tagTableAgreesWithAMapOfEveryTag() {
+        let store = Self.observed([F.image("A", tags: ["a:1", "a:2", "dup:1"], layers: []),
+                                   F.image("B", tags: ["b:1", "dup:1"], layers: []),
+                                   F.image("D", tags: [], layers: [])])
+        var table = TagTable(store)
+        var map: [Reference: Digest] = [:]
+        for img in store.images { for t in img.tags { map[t] = img.digest } }
+        #expect(table.all == map)
+        #expect(table[F.ref("dup:1")] == F.d("B"))
+        #expect(table.namedImages == Set(map.values))
+        #expect(table.tags(naming: F.d("A")) == [F.ref("a:1"), F.ref("a:2")])
+
+        table[F.ref("a:1")] = nil; map[F.ref("a:1")] = nil
+        table[F.ref("a:2")] = F.d("D"); map[F.ref("a:2")] = F.d("D")
+        table[F.ref("new:1")] = F.d("A"); map[F.ref("new:1")] = F.d("A")
+        table[F.ref("dup:1")] = nil; map[F.ref("dup:1")] = nil
+        #expect(table.all == map)
+        #expect(table[F.ref("a:1")] == nil && table[F.ref("a:2")] == F.d("D"))
+        #expect(table.namedImages == Set(map.values))
+        #expect(table.tags(naming: F.d("A")) == [F.ref("new:1")])
+        #expect(table.tags(naming: F.d("B")) == [F.ref("b:1")])
+        #expect(table.tags(naming: F.d("D")) == [F.ref("a:2")])
+    }
+
     @Test func protectionByUseLabelAndReference() {
         let p = Planner.Protection([.label(key: "keep", value: "yes"), .reference(pattern: "*/team/*")])
         var used = F.image("U", tags: [], layers: [])
@@ -70,11 +97,11 @@ struct PlannerPhaseTests {
     @Test func unlistedTagsAreUntaggedUnlessTheImageIsProtected() {
         let store = Self.observed([F.image("X", tags: ["x:1", "x:2"], layers: []),
                                    F.image("K", tags: ["k:1", "k:2"], layers: [], labels: ["keep": ""])])
-        let finalTags = Dictionary(uniqueKeysWithValues: store.images.flatMap { img in img.tags.map { ($0, img.digest) } })
+        let everyTag = Dictionary(uniqueKeysWithValues: store.images.flatMap { img in img.tags.map { ($0, img.digest) } })
         let protection = Planner.Protection([.label(key: "keep", value: nil)])
-        let keep = Planner.planUnlisted(store, desiredRefs: [], policy: .keep, protection: protection, finalTags: finalTags)
-        #expect(keep.actions.isEmpty && keep.finalTags == finalTags)
-        let untag = Planner.planUnlisted(store, desiredRefs: [F.ref("x:2")], policy: .untag, protection: protection, finalTags: finalTags)
+        let keep = Planner.planUnlisted(store, desiredRefs: [], policy: .keep, protection: protection, finalTags: TagTable(store))
+        #expect(keep.actions.isEmpty && keep.finalTags.all == everyTag)
+        let untag = Planner.planUnlisted(store, desiredRefs: [F.ref("x:2")], policy: .untag, protection: protection, finalTags: TagTable(store))
         #expect(F.kinds(Plan.stub(untag.actions)) == ["untag docker.io/library/x:1", "protected docker.io/library/k:1"])
         #expect(untag.finalTags[F.ref("x:1")] == nil && untag.finalTags[F.ref("x:2")] == F.d("X"))
         #expect(untag.protectedShown == [F.d("K")])
@@ -87,7 +114,8 @@ struct PlannerPhaseTests {
         ]
         let present: Set<Digest> = [F.d("OLD"), F.d("P1"), F.d("P2")]
         let moves = [Planner.Move(tag: F.ref("a:1"), old: F.d("OLD"))]
-        let finalTags = [F.ref("a:1"): F.d("NEW")]
+        var finalTags = TagTable(Self.observed([]))
+        finalTags[F.ref("a:1")] = F.d("NEW")
         #expect(Planner.retainedForRollback([F.want("a:1")], keepPrevious: 0, moves: moves, ledger: ledger, finalTags: finalTags, present: present).isEmpty)
         #expect(Planner.retainedForRollback([F.want("a:1")], keepPrevious: 2, moves: moves, ledger: ledger, finalTags: finalTags, present: present)
                 == [F.d("OLD"), F.d("P1")])

@@ -30,7 +30,10 @@ extension LayoutStore: ImageStore {
             guard let actual else { return true }
             return b.size > 0 && actual != b.size
         }
-        let images = try images(index: index, state: state) { img -> ObservedImage in
+        // The walk is the index's last use: it goes (on another thread) before the images are made.
+        let rows = self.rows(of: index, state: state)
+        ProcessLifetime.free(index)
+        let images = try images(rows: rows, state: state) { img -> ObservedImage in
             var blobs = [BlobRef(digest: img.manifest.digest, size: img.manifest.size)]
             if let parent = img.parentIndex { blobs.insert(BlobRef(digest: parent.digest, size: parent.size), at: 0) }
             if var cfg = img.config {
@@ -42,7 +45,7 @@ extension LayoutStore: ImageStore {
                                  labels: img.labels, created: img.created, size: img.size, blobs: blobs,
                                  platform: img.platform, damagedBlobs: blobs.filter(damaged).map(\.digest))
         }
-        ProcessLifetime.free(index, state)
+        ProcessLifetime.free(state)
         return Observed(images: images, ledger: state.ledger)
     }
 

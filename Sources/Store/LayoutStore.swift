@@ -261,11 +261,25 @@ public final class LayoutStore: Sendable {
     /// The same walk, each image handed to `transform` as it is made: a caller that keeps
     /// something smaller (an observation) never holds every `StoredImage` at once.
     public func images<T>(index: LayoutIndex, state: StoreState, _ transform: (StoredImage) throws -> T) throws -> [T] {
-        // One row per distinct image, in index order; `slot` finds a digest's row. Rows are
-        // edited in place (appending a tag copies nothing), and the map holds an Int per
-        // digest: reserved for every index entry, it stays small however many tags an image
-        // has (a map of whole rows reserved that way was 130 MB on a 200,000-tag store).
-        var rows: [(desc: Descriptor, tags: [Reference], entry: Digest, parent: Descriptor?)] = []
+        try images(rows: rows(of: index, state: state), state: state, transform)
+    }
+
+    /// One distinct image of `index`: its descriptor (ref name dropped), its tags, and the
+    /// entry that holds it. Rows copy what they keep, so the index can go once they are made.
+    struct IndexRow {
+        var desc: Descriptor
+        var tags: [Reference]
+        var entry: Digest
+        var parent: Descriptor?
+    }
+
+    /// The images `index` holds, each once, in index order (see `images(index:state:)`).
+    func rows(of index: LayoutIndex, state: StoreState) -> [IndexRow] {
+        // `slot` finds a digest's row. Rows are edited in place (appending a tag copies
+        // nothing), and the map holds an Int per digest: reserved for every index entry, it
+        // stays small however many tags an image has (a map of whole rows reserved that way
+        // was 130 MB on a 200,000-tag store).
+        var rows: [IndexRow] = []
         var slot: [Digest: Int] = [:]
         slot.reserveCapacity(index.manifests.count)
         func add(_ desc: Descriptor, tag: Reference?, entry: Digest, parent: Descriptor?) {
@@ -275,7 +289,7 @@ public final class LayoutStore: Sendable {
                 if rows[i].parent != nil && parent == nil { rows[i].entry = entry; rows[i].parent = nil; rows[i].desc = plain(desc) }
             } else {
                 slot[desc.digest] = rows.count
-                rows.append((plain(desc), tag.map { [$0] } ?? [], entry, parent))
+                rows.append(IndexRow(desc: plain(desc), tags: tag.map { [$0] } ?? [], entry: entry, parent: parent))
             }
         }
         func plain(_ d: Descriptor) -> Descriptor {
@@ -295,7 +309,14 @@ public final class LayoutStore: Sendable {
                 add(d, tag: tag, entry: d.digest, parent: nil)
             }
         }
-        return try rows.map { desc, tags, entry, parent in
+        return rows
+    }
+
+    /// The images of `rows`, each made from its row, the store's record and its layers' facts,
+    /// and handed to `transform`.
+    func images<T>(rows: [IndexRow], state: StoreState, _ transform: (StoredImage) throws -> T) throws -> [T] {
+        try rows.map { row in
+            let (desc, tags, entry, parent) = (row.desc, row.tags, row.entry, row.parent)
             let digest = desc.digest
             let record = state.record(digest)
             var layers = record?.layers ?? []

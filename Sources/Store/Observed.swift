@@ -48,31 +48,18 @@ public struct ObservedImage: Codable, Sendable {
 
 /// The state of a store when a plan is made.
 public struct Observed: Sendable {
-    public var images: [ObservedImage] { didSet { (byTag, lastByRepeatedTag) = Observed.tagIndex(images) } }
+    public var images: [ObservedImage] { didSet { byTag = TagPositions(images) } }
     public var ledger: [LedgerEntry]
     /// The store keeps multi-platform indexes whole (a registry store): `platform: all` works.
     public var holdsWholeIndexes: Bool
-    /// Position in `images` of the image each tag names (the first, as a linear search finds it).
-    private var byTag: [Reference: Int]
-    /// For a tag two images carry (a foreign layout can list one name twice), the last of them.
-    private var lastByRepeatedTag: [Reference: Int]
+    /// Where in `images` each tag is.
+    private var byTag: TagPositions
 
     public init(images: [ObservedImage], ledger: [LedgerEntry] = [], holdsWholeIndexes: Bool = false) {
         self.images = images
         self.ledger = ledger
         self.holdsWholeIndexes = holdsWholeIndexes
-        (byTag, lastByRepeatedTag) = Observed.tagIndex(images)
-    }
-
-    private static func tagIndex(_ images: [ObservedImage]) -> (first: [Reference: Int], lastOfRepeated: [Reference: Int]) {
-        var index = [Reference: Int](minimumCapacity: images.reduce(0) { $0 + $1.tags.count })
-        var repeated: [Reference: Int] = [:]
-        for (i, img) in images.enumerated() {
-            for t in img.tags {
-                if index[t] == nil { index[t] = i } else { repeated[t] = i }
-            }
-        }
-        return (index, repeated)
+        byTag = TagPositions(images)
     }
 
     /// Identifies this state: a plan made against it is stale once this changes. Covers which
@@ -80,11 +67,11 @@ public struct Observed: Sendable {
     public var fingerprint: String { identity(keepingTagMap: false).fingerprint }
 
     /// The image `ref` names, in O(1): the planner and the resolver ask once per desired tag.
-    public func image(tagged ref: Reference) -> ObservedImage? { byTag[ref].map { images[$0] } }
+    public func image(tagged ref: Reference) -> ObservedImage? { byTag.first(ref, in: images).map { images[$0] } }
 
     /// The last image that carries `ref`, in O(1): the same as `image(tagged:)` unless two
     /// images carry the tag. A map filled image by image ends with this one for the tag.
-    public func lastImage(tagged ref: Reference) -> ObservedImage? { (lastByRepeatedTag[ref] ?? byTag[ref]).map { images[$0] } }
+    public func lastImage(tagged ref: Reference) -> ObservedImage? { byTag.last(ref, in: images).map { images[$0] } }
 
     /// The image present for a desired reference: the one `reference` tags, or for a digest-only
     /// reference (no tag) the image pulled from its repository as `pin`. Whether that image is
@@ -135,3 +122,46 @@ public struct Observed: Sendable {
     }
 }
 
+/// The position in an image list of the image each tag names, kept by the tag's hash: 16 bytes
+/// a slot instead of a whole `Reference` key (on a 200,000-tag store, 8 MB instead of 54).
+/// A hash finds a candidate; the candidate's own tags confirm it, so a reference absent from
+/// the list is never mistaken for one present. Tags whose hashes collide, and tags two images
+/// carry, are kept by `Reference` in small side tables.
+struct TagPositions: Sendable {
+    /// `Reference.hashValue`; tests give a coarser one to make hashes collide.
+    private let hash: @Sendable (Reference) -> Int
+    private var byHash: [Int: Int32] = [:]
+    /// Tags whose hash another tag already took: the first image carrying each.
+    private var collided: [Reference: Int] = [:]
+    /// Tags more than one image carries: the last image carrying each.
+    private var lastOfRepeated: [Reference: Int] = [:]
+
+    init(_ images: [ObservedImage], hash: @escaping @Sendable (Reference) -> Int = { $0.hashValue }) {
+        self.hash = hash
+        byHash.reserveCapacity(images.reduce(0) { $0 + $1.tags.count })
+        for (i, img) in images.enumerated() {
+            for t in img.tags {
+                let h = hash(t)
+                if let j = find(t, hash: h, in: images) {
+                    if j != i { lastOfRepeated[t] = i }
+                } else if byHash[h] == nil {
+                    byHash[h] = Int32(i)
+                } else {
+                    collided[t] = i
+                }
+            }
+        }
+    }
+
+    /// The first image carrying `ref`.
+    func first(_ ref: Reference, in images: [ObservedImage]) -> Int? { find(ref, hash: hash(ref), in: images) }
+
+    /// The last image carrying `ref`.
+    func last(_ ref: Reference, in images: [ObservedImage]) -> Int? { lastOfRepeated[ref] ?? first(ref, in: images) }
+
+    private func find(_ ref: Reference, hash: Int, in images: [ObservedImage]) -> Int? {
+        if let i = collided[ref] { return i }
+        guard let i = byHash[hash].map(Int.init), images[i].tags.contains(ref) else { return nil }
+        return i
+    }
+}

@@ -231,10 +231,9 @@ extension LayoutStore {
                      events: @escaping @Sendable (PullEvent) -> Void) throws -> LayerFacts? {
         let file = try newIngestFile(for: layer.digest)
         defer { file.discard() }
-        let sink = try LayerSink(file: file, mediaType: layer.mediaType)
+        let sink = try LayerSink(file: file, layer: layer)
         try fetchLayer(layer, from: repo, using: registry, into: sink, events: events)
-        if let e = sink.inspectError { throw e }
-        let facts = try sink.inspector.finish(layer: layer.digest)
+        let facts = try sink.inspection.finish(layer: layer.digest)
         if let actual = facts?.diffID, actual != diffID {
             throw LayerError.diffIDMismatch(layer: layer.digest, expected: diffID, actual: actual)
         }
@@ -266,22 +265,18 @@ final class CommittedBlobs: Sendable {
 
 final class LayerSink: BlobSink {
     let file: LayoutStore.IngestFile
-    let inspector: LayerInspector
-    /// The first decompression error; inspection stops, the digest check goes on.
-    private(set) var inspectError: Error?
-    init(file: LayoutStore.IngestFile, mediaType: String) throws {
+    let inspection: LayerInspection
+    init(file: LayoutStore.IngestFile, layer: Descriptor) throws {
         self.file = file
-        self.inspector = try LayerInspector(mediaType: mediaType)
+        self.inspection = try LayerInspection(mediaType: layer.mediaType, size: layer.size)
     }
     func reset() throws {
         try file.truncate()
-        try inspector.reset()
-        inspectError = nil
+        try inspection.reset()
     }
     func write(_ chunk: UnsafeRawBufferPointer) throws {
         try file.write(chunk)
-        guard inspectError == nil else { return }
-        do { try inspector.feed(chunk) } catch { inspectError = error }
+        inspection.feed(chunk)
     }
 }
 

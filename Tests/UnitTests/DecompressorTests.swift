@@ -76,4 +76,39 @@ struct DecompressorTests {
         #expect(facts.diffID == Digest.sha256(tar))
         #expect(facts.uncompressedSize == Int64(tar.count))
     }
+
+    /// A layer inspected on its own thread (a large layer) learns exactly what one inspected
+    /// inline learns, however the bytes are cut; a bad stream is reported by `finish`, and a
+    /// reset inspection starts over clean.
+    @Test(arguments: [1000, 65_536, 300_001])
+    func threadedAndInlineInspectionAgree(_ chunk: Int) throws {
+        let zstdLayer = "application/vnd.oci.image.layer.v1.tar+zstd"
+        let compressed = Self.zstd(Self.payload)
+        func inspect(_ bytes: [UInt8], threaded: Bool, reset: [UInt8]? = nil) throws -> LayerFacts? {
+            let inspection = try LayerInspection(mediaType: zstdLayer, size: threaded ? LayerInspection.threadedFrom : 1)
+            if let reset {
+                reset.withUnsafeBytes { inspection.feed($0) }
+                try inspection.reset()
+            }
+            var i = 0
+            while i < bytes.count {
+                let end = min(bytes.count, i + chunk)
+                bytes[i..<end].withUnsafeBytes { inspection.feed($0) }
+                i = end
+            }
+            return try inspection.finish(layer: Digest.sha256(bytes))
+        }
+        let inline = try #require(try inspect(compressed, threaded: false))
+        #expect(inline.diffID == Digest.sha256(Self.payload))
+        #expect(try inspect(compressed, threaded: true) == inline)
+        // Garbage fed first, then a reset: the second stream is inspected as if alone.
+        let garbage = [UInt8](repeating: 0x5a, count: 100_000)
+        #expect(try inspect(compressed, threaded: true, reset: garbage) == inline)
+        for threaded in [false, true] {
+            #expect(throws: LayerError.self) { try inspect(garbage, threaded: threaded) }
+            #expect(throws: LayerError.truncated(layer: Digest.sha256(Array(compressed.prefix(compressed.count / 2))))) {
+                try inspect(Array(compressed.prefix(compressed.count / 2)), threaded: threaded)
+            }
+        }
+    }
 }

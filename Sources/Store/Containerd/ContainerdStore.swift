@@ -302,11 +302,10 @@ public final class ContainerdStore: Sendable {
             }
             let file = scratch.appendingPathComponent(layer.digest.hex + "-" + UUID().uuidString)
             defer { unlink(file.path) }
-            let sink = try FileLayerSink(path: file.path, mediaType: layer.mediaType)
+            let sink = try FileLayerSink(path: file.path, layer: layer)
             try fetchLayer(layer, from: repo, using: registry, into: sink, events: events)
             try sink.close()
-            if let e = sink.inspectError { throw e }
-            let facts = try sink.inspector.finish(layer: layer.digest)
+            let facts = try sink.inspection.finish(layer: layer.digest)
             if let actual = facts?.diffID, actual != diffIDs[i] {
                 throw LayerError.diffIDMismatch(layer: layer.digest, expected: diffIDs[i], actual: actual)
             }
@@ -437,26 +436,23 @@ public final class ContainerdStore: Sendable {
 /// A layer download into a scratch file, inspected (diff_id) as it arrives.
 final class FileLayerSink: BlobSink {
     let path: String
-    let inspector: LayerInspector
+    let inspection: LayerInspection
     private var handle: FileHandle
-    private(set) var inspectError: Error?
-    init(path: String, mediaType: String) throws {
+    init(path: String, layer: Descriptor) throws {
         self.path = path
         guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
             throw StoreError.io(path: path, errno: errno)
         }
         handle = h
-        inspector = try LayerInspector(mediaType: mediaType)
+        inspection = try LayerInspection(mediaType: layer.mediaType, size: layer.size)
     }
     func reset() throws {
         try handle.truncate(atOffset: 0)
-        try inspector.reset()
-        inspectError = nil
+        try inspection.reset()
     }
     func write(_ chunk: UnsafeRawBufferPointer) throws {
         handle.write(Data(chunk))
-        guard inspectError == nil else { return }
-        do { try inspector.feed(chunk) } catch { inspectError = error }
+        inspection.feed(chunk)
     }
     func close() throws { try handle.close() }
 }

@@ -28,10 +28,15 @@ public struct RangedFetchSettings: Sendable, Equatable {
     public var headBuffer: Int
     /// Blobs fetched in ranges at once in this process; a blob beyond it comes as one stream.
     public var maxConcurrentBlobs: Int
+    /// A registry that has answered a request this quickly (seconds to the first byte) is near:
+    /// one connection carries what the link can, and ranges would only add copies. Nil: ranges
+    /// whatever the distance.
+    public var nearWithin: Double?
 
     public init(threshold: Int64 = 32 << 20, connections: Int = 4, partSize: Int = 4 << 20,
-                maxBuffered: Int = 12 << 20, headBuffer: Int = 1 << 20, maxConcurrentBlobs: Int = 2) {
+                maxBuffered: Int = 12 << 20, headBuffer: Int = 1 << 20, maxConcurrentBlobs: Int = 2, nearWithin: Double? = 0.005) {
         self.maxConcurrentBlobs = max(1, maxConcurrentBlobs)
+        self.nearWithin = nearWithin
         self.threshold = threshold
         self.connections = connections
         self.partSize = max(64 << 10, partSize)
@@ -42,7 +47,8 @@ public struct RangedFetchSettings: Sendable, Equatable {
     public static let disabled = RangedFetchSettings(connections: 1)
 
     /// The defaults, changed by `BERTH_BLOB_RANGES`: `off` (one stream per blob), or
-    /// comma-separated `connections=K`, `threshold=MiB`, `part=MiB`, `buffer=MiB`.
+    /// comma-separated `connections=K`, `threshold=MiB`, `part=MiB`, `buffer=MiB`, `near=MS` (0: ranges
+    /// whatever the registry's distance).
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> RangedFetchSettings {
         guard let text = environment["BERTH_BLOB_RANGES"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
             return RangedFetchSettings()
@@ -57,6 +63,7 @@ public struct RangedFetchSettings: Sendable, Equatable {
             case "threshold": s.threshold = Int64(n * 1048576)
             case "part": s.partSize = max(64 << 10, Int(n * 1048576))
             case "buffer": s.maxBuffered = Int(n * 1048576)
+            case "near": s.nearWithin = n > 0 ? n / 1000 : nil
             default: continue
             }
         }

@@ -242,7 +242,7 @@ public final class RegistryClient: Sendable {
                 if actual != descriptor.digest { throw RegistryError.digestMismatch(expected: descriptor.digest, actual: actual, what: what) }
                 if small { self.recent.withLock { $0.put(actual, copy) } }
             }
-            if ranged.applies(to: expected), ranged.acquireSlot() {
+            if ranged.applies(to: expected), !self.isNear(repository, within: ranged.nearWithin), ranged.acquireSlot() {
                 defer { ranged.releaseSlot() }
                 try self.fetchInRanges(repository, descriptor: descriptor, what: what, settings: ranged, deliver: deliver)
                 try verify()
@@ -259,6 +259,16 @@ public final class RegistryClient: Sendable {
             }
             try verify()
         }
+    }
+
+    /// Whether `repository`'s registry has answered a request within `seconds` (to the first
+    /// byte): a registry on this machine or its LAN, where one connection carries a blob as fast
+    /// as the link allows. False before it has answered anything, or with no bound.
+    func isNear(_ repository: Reference, within seconds: Double?) -> Bool {
+        guard let seconds else { return false }
+        let host = repository.registryHost
+        let quickest = ["https", "http"].compactMap { http.quickestAnswer(fromOriginOf: "\($0)://\(host)/") }.min()
+        return quickest.map { $0 <= seconds } ?? false
     }
 
     /// All tags of `repository`, following `Link: <…>; rel="next"` pagination.

@@ -10,7 +10,8 @@ import TestSupport
 @Suite(.serialized)
 struct RangedFetchTests {
     static let part = 4 << 20
-    static let settings = RangedFetchSettings(threshold: 32 << 20, connections: 4, partSize: part, maxBuffered: 16 << 20)
+    /// Ranges whatever the registry's distance (`nearWithin: nil`): the tests are on loopback.
+    static let settings = RangedFetchSettings(threshold: 32 << 20, connections: 4, partSize: part, maxBuffered: 16 << 20, nearWithin: nil)
 
     /// A registry holding one random blob of `bytes` in `ranged/blob`, and a proxy in front.
     struct Bed {
@@ -127,6 +128,30 @@ struct RangedFetchTests {
         #expect(objects.allSatisfy { $0.status == 206 && !$0.hasAuthorization }, "\(objects)")
     }
 
+    /// With the default bound, a registry that has answered within 5 ms (this one, on loopback)
+    /// is near: once it has answered, a big blob comes as one plain stream. Before any answer,
+    /// or with no bound, it comes in ranges.
+    @Test func aNearRegistrySendsABigBlobAsOneStream() throws {
+        let bed = try Self.bed()
+        defer { bed.stop() }
+        let c = RegistryClient(retry: RetryPolicy(maxAttempts: 4, baseDelay: 0.01, maxDelay: 0.05, totalBudget: 30))
+        var near = Self.settings
+        near.nearWithin = 0.005
+        c.rangedFetch = near
+        #expect(!c.isNear(bed.repository, within: 0.005))
+        let first = CountingSink()
+        try c.fetchBlob(bed.repository, descriptor: bed.descriptor, into: first)
+        #expect(first.data == bed.content)
+        #expect(bed.proxy.requests(pathContains: bed.blobPath).count == bed.partCount)
+        #expect(c.isNear(bed.repository, within: 0.005))
+
+        let second = CountingSink()
+        try c.fetchBlob(bed.repository, descriptor: bed.descriptor, into: second)
+        #expect(second.data == bed.content)
+        let gets = bed.proxy.requests(pathContains: bed.blobPath).dropFirst(bed.partCount)
+        #expect(gets.count == 1 && gets.first?.header("Range") == nil, "\(Array(gets))")
+    }
+
     static func first(_ range: String) -> Int { Int(range.dropFirst(6).split(separator: "-")[0]) ?? -1 }
 }
 
@@ -233,5 +258,8 @@ struct RangedFetchTests {
         #expect(s.connections == 8 && s.threshold == 16 << 20 && s.partSize == 2 << 20 && s.maxBuffered == 8 << 20)
         #expect(!RangedFetchSettings.disabled.applies(to: 1 << 40))
         #expect(RangedFetchSettings().applies(to: 32 << 20) && !RangedFetchSettings().applies(to: (32 << 20) - 1))
+        #expect(RangedFetchSettings().nearWithin == 0.005)
+        #expect(RangedFetchSettings.fromEnvironment(["BERTH_BLOB_RANGES": "near=20"]).nearWithin == 0.02)
+        #expect(RangedFetchSettings.fromEnvironment(["BERTH_BLOB_RANGES": "near=0"]).nearWithin == nil)
     }
 }

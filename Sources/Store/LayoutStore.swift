@@ -392,6 +392,11 @@ public final class LayoutStore: Sendable {
     public final class IngestFile {
         let url: URL
         var fd: Int32
+        /// Writes are gathered before they reach the file: a download arrives in pieces of a
+        /// few KiB to 256 KiB, and a write call each costs more than the copy.
+        private var gathered: MappedBuffer?
+        private static let gatherSize = 1 << 20
+        private static let writeThrough = 64 << 10
         init(url: URL) throws {
             self.url = url
             fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -399,9 +404,31 @@ public final class LayoutStore: Sendable {
         }
         deinit { discard() }
         func truncate() throws {
+            gathered?.removeAll()
             guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else { throw StoreError.io(path: url.path, errno: errno) }
         }
         func write(_ chunk: UnsafeRawBufferPointer) throws {
+            // A large piece is written as it is (after what was gathered): copying it would cost
+            // more than the call it saves.
+            if chunk.count >= Self.writeThrough {
+                try flush()
+                return try writeThrough(chunk)
+            }
+            let buffer = gathered ?? MappedBuffer(capacity: Self.gatherSize)
+            gathered = buffer
+            var rest = chunk
+            while !rest.isEmpty {
+                let n = buffer.append(rest)
+                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+                if buffer.room == 0 { try flush() }
+            }
+        }
+        private func flush() throws {
+            guard let buffer = gathered, buffer.count > 0 else { return }
+            try writeThrough(buffer.bytes)
+            buffer.removeAll()
+        }
+        private func writeThrough(_ chunk: UnsafeRawBufferPointer) throws {
             var off = 0
             while off < chunk.count {
                 let n = Glibc.write(fd, chunk.baseAddress! + off, chunk.count - off)
@@ -410,10 +437,13 @@ public final class LayoutStore: Sendable {
             }
         }
         func discard() {
+            gathered = nil
             if fd >= 0 { close(fd); fd = -1; unlink(url.path) }
         }
-        /// fsyncs and renames into place.
+        /// Writes what is gathered, fsyncs and renames into place.
         func commit(to dest: URL) throws {
+            try flush()
+            gathered = nil
             guard fsync(fd) == 0 else { throw StoreError.io(path: url.path, errno: errno) }
             close(fd); fd = -1
             guard rename(url.path, dest.path) == 0 else { let e = errno; unlink(url.path); throw StoreError.io(path: dest.path, errno: e) }

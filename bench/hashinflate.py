@@ -3,7 +3,8 @@
 
 Usage: hashinflate.py MODE FILE...
   sha       SHA-256 of each file (OpenSSL through hashlib: SHA-NI where the CPU has it)
-  inflate   gzip-inflate each file to nowhere (the system zlib, as berth links it)
+  inflate   gzip-inflate each file to nowhere (ISA-L's igzip through python-isal, as berth inflates;
+            the system zlib where python-isal is missing, and then `inflater` says so)
   both      inflate each file and SHA-256 the inflated stream (a diff_id)
 
 bench.py runs each mode as a separate process and reads its CPU time (user+sys) from wait4();
@@ -12,13 +13,22 @@ interpreter overhead is a few hundred calls per 100 MB. Prints the bytes produce
 """
 import hashlib
 import sys
-import zlib
+
+try:
+    from isal import isal_zlib as zlib   # igzip: the inflater berth uses
+    INFLATER = "igzip"
+except ImportError:
+    import zlib
+    INFLATER = "zlib"
 
 CHUNK = 1 << 20
 
 
 def main():
     mode, files = sys.argv[1], sys.argv[2:]
+    if mode == "inflater":
+        print(INFLATER)
+        return
     out_bytes = 0
     for path in files:
         with open(path, "rb") as f:

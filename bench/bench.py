@@ -454,7 +454,7 @@ class Bench:
             assert reqs["blob_GET"] == len(self.blobs), reqs
             fetch.append(r["wall"])
             fetch_cpu.append(r["cpu"] + reg_cpu)
-            # The libraries berth uses (OpenSSL-class SHA-256, the system zlib), through Python.
+            # The libraries berth uses (OpenSSL-class SHA-256, igzip), through Python.
             lib["sha256"].append(measure(hi + ["sha"] + files)["cpu"])
             inf = measure(hi + ["inflate"] + gz)["cpu"]
             lib["inflate"].append(inf)
@@ -466,6 +466,7 @@ class Bench:
             cli["sha256sum_uncompressed"].append(max(0.0, measure(["sh", "-c", "gzip -dc \"$@\" | sha256sum", "sh"] + gz)["cpu"] - ginf))
         cores = os.cpu_count()
         med = statistics.median
+        inflater = subprocess.run(hi + ["inflater"], capture_output=True, text=True, check=True).stdout.strip()
         r = subprocess.run(hi + ["inflate"] + gz, capture_output=True, text=True, check=True)
         uncompressed = int(r.stdout.strip())
         verify_cpu = med(lib["sha256"]) + med(lib["inflate"]) + med(lib["sha256_uncompressed"])
@@ -478,7 +479,7 @@ class Bench:
             "library_cpu": {k: stats(v) for k, v in lib.items()},
             "cli_cpu": {k: stats(v) for k, v in cli.items()},
             "bytes_compressed": self.r["set"]["distinct_bytes"], "bytes_uncompressed_layers": uncompressed,
-            "cores": cores,
+            "cores": cores, "inflater": inflater,
             "limit": resource, "limit_simple": simple, "limit_cli_tools": cli_resource,
             "model": "limit = max(parallel fetch wall, (fetch CPU incl. the registry + sha256(compressed) + inflate + "
                      "sha256(uncompressed)) / cores), CPU measured with the libraries berth uses; "
@@ -487,7 +488,7 @@ class Bench:
         }
         mb = self.r["set"]["distinct_bytes"] / 1e6
         log(f"limit: fetch {med(fetch):.2f}s ({mb / med(fetch):.0f} MB/s, {med(fetch_cpu):.2f} cpu-s incl. registry); "
-            f"sha256 {med(lib['sha256']):.2f}, inflate {med(lib['inflate']):.2f}, sha256(tar) {med(lib['sha256_uncompressed']):.2f} cpu-s "
+            f"sha256 {med(lib['sha256']):.2f}, inflate ({inflater}) {med(lib['inflate']):.2f}, sha256(tar) {med(lib['sha256_uncompressed']):.2f} cpu-s "
             f"→ limit {resource:.2f}s (simple {simple:.2f}s; with sha256sum/gzip -dc {cli_resource:.2f}s)")
 
     # -- 1, 2, 4: embedded store vs skopeo ------------------------------------------------------

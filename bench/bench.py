@@ -82,18 +82,27 @@ class Procs:
 PROCS = Procs()
 
 
+# GNU time reports the peak RSS of the command alone. A child's own ru_maxrss is no good: Linux
+# carries the peak of the process image it replaced into it, and a child of this script starts
+# as a copy of the script (a 2 MB `true` reads as 65 MB under a parent that size).
+GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
+
+
 def measure(cmd, env=None, out=None, check=True):
-    """Runs cmd to completion: wall seconds, the child's peak RSS (KiB) and CPU seconds."""
+    """Runs cmd to completion: wall seconds, the command's peak RSS (KiB) and CPU seconds."""
     t = time.perf_counter()
-    with open(out or os.devnull, "ab") as f:
-        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+    with open(out or os.devnull, "ab") as f, tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        full = [GNU_TIME, "-f", "%M", "-o", rss.name] + cmd if GNU_TIME else cmd
+        p = subprocess.Popen(full, stdout=f, stderr=subprocess.STDOUT, env=env)
         _, status, ru = os.wait4(p.pid, 0)
+        lines = rss.read().split()
     p.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t
     if check and p.returncode != 0:
         tail = open(out).read()[-3000:] if out else ""
         raise CommandFailed(f"{' '.join(cmd)} exited {p.returncode}\n{tail}")
-    return {"wall": wall, "rss_kb": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime, "rc": p.returncode}
+    peak = int(lines[-1]) if GNU_TIME and lines and lines[-1].isdigit() else ru.ru_maxrss
+    return {"wall": wall, "rss_kb": peak, "cpu": ru.ru_utime + ru.ru_stime, "rc": p.returncode}
 
 
 def measure_seq(cmds, env=None, out=None):

@@ -21,7 +21,7 @@ fi
 # only the benchmark uses.
 scripts/install-deps.sh
 need=()
-for pkg in gzip coreutils python3 util-linux; do
+for pkg in gzip coreutils python3 util-linux time; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -128,22 +128,24 @@ struct RangedFetchTests {
         #expect(objects.allSatisfy { $0.status == 206 && !$0.hasAuthorization }, "\(objects)")
     }
 
-    /// With the default bound, a registry that has answered within 5 ms (this one, on loopback)
-    /// is near: once it has answered, a big blob comes as one plain stream. Before any answer,
-    /// or with no bound, it comes in ranges.
+    /// A registry that has answered within the bound is near: once it has answered, a big blob
+    /// comes as one plain stream; before any answer it comes in ranges. (The bound here is a
+    /// second, which a loopback registry meets however loaded the machine; the default, 5 ms,
+    /// is a matter of timing, not of behaviour.)
     @Test func aNearRegistrySendsABigBlobAsOneStream() throws {
         let bed = try Self.bed()
         defer { bed.stop() }
         let c = RegistryClient(retry: RetryPolicy(maxAttempts: 4, baseDelay: 0.01, maxDelay: 0.05, totalBudget: 30))
         var near = Self.settings
-        near.nearWithin = 0.005
+        near.nearWithin = 1
         c.rangedFetch = near
-        #expect(!c.isNear(bed.repository, within: 0.005))
+        #expect(!c.isNear(bed.repository, within: 1))
         let first = CountingSink()
         try c.fetchBlob(bed.repository, descriptor: bed.descriptor, into: first)
         #expect(first.data == bed.content)
         #expect(bed.proxy.requests(pathContains: bed.blobPath).count == bed.partCount)
-        #expect(c.isNear(bed.repository, within: 0.005))
+        #expect(c.isNear(bed.repository, within: 1))
+        #expect(!c.isNear(bed.repository, within: 1e-9) && !c.isNear(bed.repository, within: nil))
 
         let second = CountingSink()
         try c.fetchBlob(bed.repository, descriptor: bed.descriptor, into: second)

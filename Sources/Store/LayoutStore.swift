@@ -396,7 +396,7 @@ public final class LayoutStore: Sendable {
         /// few KiB to 256 KiB, and a write call each costs more than the copy.
         private var gathered: MappedBuffer?
         private static let gatherSize = 1 << 20
-        private static let writeThrough = 64 << 10
+        private static let directWriteSize = 64 << 10
         init(url: URL) throws {
             self.url = url
             fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -410,7 +410,7 @@ public final class LayoutStore: Sendable {
         func write(_ chunk: UnsafeRawBufferPointer) throws {
             // A large piece is written as it is (after what was gathered): copying it would cost
             // more than the call it saves.
-            if chunk.count >= Self.writeThrough {
+            if chunk.count >= Self.directWriteSize {
                 try flush()
                 return try writeThrough(chunk)
             }

@@ -159,10 +159,17 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     /// `scheme://host:port` of `url` (the default port named), nil for a URL without a host.
+    /// Read by hand, not by URLComponents: it runs once per request.
     static func origin(of url: String) -> String? {
-        guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), let host = c.host?.lowercased() else { return nil }
-        let port = c.port ?? (scheme == "https" ? 443 : 80)
-        return "\(scheme)://\(host):\(port)"
+        guard let sep = url.range(of: "://") else { return nil }
+        let scheme = url[..<sep.lowerBound].lowercased()
+        var authority = url[sep.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        guard !authority.isEmpty, !scheme.isEmpty else { return nil }
+        let host = authority.lowercased()
+        // A port follows the last colon, unless that colon is inside an IPv6 literal.
+        if let colon = host.lastIndex(of: ":"), !host[colon...].contains("]") { return "\(scheme)://\(host)" }
+        return "\(scheme)://\(host):\(scheme == "https" ? 443 : 80)"
     }
 
     static func retryable(_ rc: CURLcode) -> Bool {

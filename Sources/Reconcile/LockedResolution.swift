@@ -126,7 +126,7 @@ public struct LockedResolution: Sendable {
     public func resolve(_ desired: [DesiredTag], lock: ImageLock, observed: Observed, offline: Bool) -> [Reference: Resolution] {
         let out = Mutex<[Reference: Resolution]>([:])
         let byReference = lock.byReference()
-        _ = parallelForEach(desired, width: concurrency) { want in
+        _ = parallelForEach(desired, width: Resolver.width(asking: desired.count, concurrency: concurrency)) { want in
             let r: Resolution
             if let entry = byReference[want.reference]?.lazy.map({ lock.entries[$0] }).first(where: { $0.platform == want.platform }) {
                 r = self.resolveOne(want, entry: entry, observed: observed, offline: offline)

@@ -98,7 +98,7 @@ public struct Locker: Sendable {
             guard let previous else { return nil }
             return previousByReference[ref]?.lazy.map { previous.entries[$0] }.first { $0.platform == platform }
         }
-        _ = parallelForEach(desired, width: concurrency) { want in
+        _ = parallelForEach(desired, width: Resolver.width(asking: desired.count, concurrency: concurrency)) { want in
             let old = previousEntry(want.reference, want.platform)
             if let old, !filter.matches(want.reference) {
                 var kept = old

@@ -60,11 +60,19 @@ public struct Resolver: Sendable {
         }
         if ask.isEmpty { return answered }
         let out = Mutex<[Reference: Resolution]>(answered)
-        _ = parallelForEach(ask, width: concurrency) { want in
+        _ = parallelForEach(ask, width: Resolver.width(asking: ask.count, concurrency: concurrency)) { want in
             let r = self.resolveOne(want, observed: observed, offline: offline)
             out.withLock { $0[want.reference] = r }
         }
         return out.withLock { $0 }
+    }
+
+    /// Requests in flight for `count` tags: `concurrency`, doubled past 64 tags. A resolution is
+    /// one round trip per tag, so a far registry bounds the time by count × RTT ÷ width (1,000
+    /// tags at 40 ms: 5 s with 8, 2.5 s with 16); a few dozen tags keep the smaller width and
+    /// its fewer threads and connections.
+    static func width(asking count: Int, concurrency: Int) -> Int {
+        count > 64 ? 2 * concurrency : concurrency
     }
 
     func resolveOne(_ want: DesiredTag, observed: Observed, offline: Bool) -> Resolution {

@@ -316,7 +316,7 @@ public final class LayoutStore: Sendable {
     /// and handed to `transform`.
     func images<T>(rows: [IndexRow], state: StoreState, _ transform: (StoredImage) throws -> T) throws -> [T] {
         try rows.map { row in
-            let (desc, tags, entry, parent) = (row.desc, row.tags, row.entry, row.parent)
+            let desc = row.desc
             let digest = desc.digest
             let record = state.record(digest)
             var layers = record?.layers ?? []
@@ -333,8 +333,8 @@ public final class LayoutStore: Sendable {
             }
             var size: Int64 = 0
             for l in layers { size += state.layer(l.digest)?.fileBytes ?? l.size }
-            return try transform(StoredImage(manifest: desc, tags: tags.sorted(), record: record, size: size, layers: layers, derived: derived,
-                                             entry: entry, parentIndex: parent))
+            return try transform(StoredImage(manifest: desc, tags: row.tags.sorted(), record: record, size: size, layers: layers, derived: derived,
+                                             entry: row.entry, parentIndex: row.parent))
         }
     }
 

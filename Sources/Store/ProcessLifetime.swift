@@ -28,10 +28,9 @@ public enum ProcessLifetime {
 
     /// Frees `values` on another thread once the caller drops its copies: a large temporary
     /// (a store's index and state, read to build an observation) is released on the second
-    /// core while the first goes on planning.
-    /// The memory goes back to the kernel too (`malloc_trim`): freed, it would stay in the
-    /// allocator's free lists, counted in the process's resident size while the planner's large
-    /// tables are mapped anew beside it.
+    /// core while the first goes on planning. The memory goes back to the kernel too
+    /// (`malloc_trim`): freed, it would stay in the allocator's free lists, counted in the
+    /// process's resident size while the planner's large tables are mapped anew beside it.
     public static func free(_ values: Any...) {
         let box = UncheckedBox(values)
         DispatchQueue.global(qos: .utility).async {
